@@ -1,0 +1,102 @@
+import { parseArgs } from "node:util";
+import { CONFIG_KEYS, flagName } from "./config_keys.ts";
+import type { CommandSpec } from "./commands.ts";
+import { UsageError } from "../errors.ts";
+
+/** The result of parsing one subcommand's arguments. */
+export interface ParsedArgs {
+  help: boolean;
+  positionals: string[];
+  /** Command-specific flags by flag name. */
+  flags: Record<string, string | boolean | string[] | undefined>;
+  /** Config flags by config key. */
+  configFlags: Record<string, unknown>;
+  configPath?: string;
+}
+
+type OptionSpec = { type: "string" | "boolean"; short?: string; multiple?: boolean };
+
+function optionTable(spec: CommandSpec): Record<string, OptionSpec> {
+  const options: Record<string, OptionSpec> = { help: { type: "boolean", short: "h" } };
+  if (spec.loadsConfig) {
+    options.config = { type: "string", short: "c" };
+    for (const key of CONFIG_KEYS) {
+      const opt: OptionSpec = { type: key.kind === "bool" ? "boolean" : "string" };
+      if (key.short) opt.short = key.short;
+      if (key.kind === "record") opt.multiple = true;
+      options[flagName(key.key)] = opt;
+    }
+  }
+  for (const flag of spec.flags) {
+    const opt: OptionSpec = { type: flag.type };
+    if (flag.short) opt.short = flag.short;
+    if (flag.multiple) opt.multiple = true;
+    options[flag.name] = opt;
+  }
+  return options;
+}
+
+/**
+ * Splits a pass-through command line at `--` or at the first positional, so that
+ * `with-prod gcloud --project x` hands `--project x` to gcloud rather than taking it.
+ */
+function splitPassThrough(
+  args: string[],
+  options: Record<string, OptionSpec>,
+): [string[], string[]] {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") return [args.slice(0, i), args.slice(i + 1)];
+    if (!arg.startsWith("-") || arg === "-") return [args.slice(0, i), args.slice(i)];
+    if (arg.includes("=")) continue;
+    const name = arg.startsWith("--")
+      ? arg.slice(2)
+      : Object.entries(options).find(([, o]) => o.short === arg.slice(1))?.[0];
+    if (name && options[name]?.type === "string") i++;
+  }
+  return [args, []];
+}
+
+/** Parses `args` (everything after the subcommand name) strictly against the command's flags. */
+export function parseCommandArgs(spec: CommandSpec, args: string[]): ParsedArgs {
+  const options = optionTable(spec);
+  let own = args;
+  let rest: string[] = [];
+  if (spec.positionals === "command") [own, rest] = splitPassThrough(args, options);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: own, options, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new UsageError(cleanParseError((err as Error).message));
+  }
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  const positionals = spec.positionals === "command"
+    ? [...parsed.positionals, ...rest]
+    : parsed.positionals;
+  if (typeof spec.positionals === "number" && positionals.length > spec.positionals) {
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[spec.positionals])}`);
+  }
+  const configFlags: Record<string, unknown> = {};
+  const flags: ParsedArgs["flags"] = {};
+  if (spec.loadsConfig) {
+    for (const key of CONFIG_KEYS) {
+      const value = values[flagName(key.key)];
+      if (value !== undefined) configFlags[key.key] = value;
+    }
+  }
+  for (const flag of spec.flags) flags[flag.name] = values[flag.name];
+  return {
+    help: values.help === true,
+    positionals,
+    flags,
+    configFlags,
+    configPath: values.config as string | undefined,
+  };
+}
+
+function cleanParseError(message: string): string {
+  // node:util's messages carry advice about "--" that does not fit every command; keep the first sentence.
+  const first = message.split(/\. (?=[A-Z])/)[0].replace(/\.$/, "");
+  return first.replace(/^Option '([^']*)' argument missing/, "option $1 needs a value")
+    .replace(/^Unknown option '([^']*)'/, "unknown flag $1");
+}

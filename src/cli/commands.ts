@@ -1,0 +1,176 @@
+import type { Config } from "./config.ts";
+
+/** A command-specific flag (config flags are shared and come from CONFIG_KEYS). */
+export interface FlagSpec {
+  name: string;
+  type: "string" | "boolean";
+  short?: string;
+  multiple?: boolean;
+  arg?: string;
+  help: string;
+}
+
+/** What a parsed command line hands to a command module. */
+export interface Invocation {
+  command: string;
+  positionals: string[];
+  /** Command-specific flag values by flag name. */
+  flags: Record<string, string | boolean | string[] | undefined>;
+  /** The merged, validated configuration (for commands that load it). */
+  config?: Config;
+  /** The process environment as the command saw it at start. */
+  env: Record<string, string>;
+}
+
+/** A command module: one per subcommand, loaded on demand so each role loads only its own code. */
+export interface CommandModule {
+  run(invocation: Invocation): Promise<number>;
+}
+
+/** The static description of a subcommand. */
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  /** Usage line after `authcalator <name>`. */
+  usage: string;
+  /** Whether the command reads configuration (and so accepts every config flag and --config). */
+  loadsConfig: boolean;
+  flags: FlagSpec[];
+  /** Positional arguments accepted: a fixed maximum, or "command" for `-- cmd …`. */
+  positionals: number | "command";
+  /** Extra paragraphs of help. */
+  details?: string;
+  load: () => Promise<CommandModule>;
+}
+
+/** Every subcommand; the loaders are dynamic imports so kube-token never loads the gate. */
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: "gate",
+    summary: "host daemon: holds ADC, mints tokens, serves the gate socket",
+    usage: "[flags]",
+    loadsConfig: true,
+    flags: [],
+    positionals: 0,
+    load: () => import("../commands/gate.ts"),
+  },
+  {
+    name: "metadata-proxy",
+    summary: "container-side GCE metadata server on 127.0.0.1:<port>",
+    usage: "[flags]",
+    loadsConfig: true,
+    flags: [
+      {
+        name: "bind",
+        type: "string",
+        arg: "addr",
+        help: "listen address (default 127.0.0.1; a non-loopback address must be given explicitly)",
+      },
+    ],
+    positionals: 0,
+    load: () => import("../commands/metadata_proxy.ts"),
+  },
+  {
+    name: "with-prod",
+    summary: "run one command with production credentials after a human approves",
+    usage: "[flags] -- <command> [args…]",
+    loadsConfig: true,
+    flags: [{
+      name: "project",
+      type: "string",
+      arg: "id",
+      help: "target project for this run only",
+    }],
+    positionals: "command",
+    load: () => import("../commands/with_prod.ts"),
+  },
+  {
+    name: "pending",
+    summary: "list pending prod requests, or show one (admin socket)",
+    usage: "[id] [flags]",
+    loadsConfig: true,
+    flags: [],
+    positionals: 1,
+    load: () => import("../commands/pending.ts"),
+  },
+  {
+    name: "approve",
+    summary: "approve a pending prod request after reading its command (admin socket)",
+    usage: "<id> [--yes] [flags]",
+    loadsConfig: true,
+    flags: [{ name: "yes", type: "boolean", help: "approve without the typed confirmation" }],
+    positionals: 1,
+    load: () => import("../commands/approve.ts"),
+  },
+  {
+    name: "deny",
+    summary: "deny a pending prod request (admin socket)",
+    usage: "<id> [flags]",
+    loadsConfig: true,
+    flags: [],
+    positionals: 1,
+    load: () => import("../commands/deny.ts"),
+  },
+  {
+    name: "kube-token",
+    summary: "kubectl exec credential plugin backed by the metadata proxy",
+    usage: "",
+    loadsConfig: false,
+    flags: [],
+    positionals: 0,
+    load: () => import("../commands/kube_token.ts"),
+  },
+  {
+    name: "kube-setup",
+    summary: "point kubeconfig users of gke-gcloud-auth-plugin at kube-token",
+    usage: "",
+    loadsConfig: false,
+    flags: [],
+    positionals: 0,
+    load: () => import("../commands/kube_setup.ts"),
+  },
+  {
+    name: "emulator",
+    summary: "run the embedded Google API emulator on loopback (no Google account needed)",
+    usage: "[flags]",
+    loadsConfig: false,
+    flags: [
+      { name: "port", type: "string", short: "p", arg: "port", help: "port (0 = any free port)" },
+      { name: "project-id", type: "string", arg: "id", help: "project id (demo-project)" },
+      { name: "project-number", type: "string", arg: "n", help: "project number" },
+      { name: "service-account", type: "string", arg: "email", help: "dev service account" },
+      { name: "engineer-email", type: "string", arg: "email", help: "the engineer's identity" },
+      {
+        name: "write-adc",
+        type: "string",
+        arg: "path",
+        help: "write an authorized_user ADC file for the engineer (mode 0600)",
+      },
+    ],
+    positionals: 0,
+    load: () => import("../commands/emulator.ts"),
+  },
+  {
+    name: "permissions",
+    summary: "print the pinned `deno run` permission flags of a role",
+    usage: "<role> [flags]",
+    loadsConfig: true,
+    flags: [],
+    positionals: 1,
+    load: () => import("../commands/permissions.ts"),
+  },
+  {
+    name: "version",
+    summary: "print the version",
+    usage: "",
+    loadsConfig: false,
+    flags: [],
+    positionals: 0,
+    load: () => import("../commands/version.ts"),
+  },
+];
+
+/** Finds a command by name. */
+export function findCommand(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}

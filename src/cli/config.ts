@@ -1,0 +1,370 @@
+import { parse as parseToml, TomlError } from "smol-toml";
+import { CONFIG_KEYS, type ConfigKey, envName, flagName } from "./config_keys.ts";
+import { UsageError } from "../errors.ts";
+import { normalize } from "node:path";
+
+/** Validated configuration shared by every role (defaults applied where a role needs them). */
+export interface Config {
+  project_id?: string;
+  service_account?: string;
+  socket_path: string;
+  admin_socket_path: string;
+  port: number;
+  gate_tls_port?: number;
+  tls_dir?: string;
+  gate_url?: string;
+  tls_bundle?: string;
+  scopes: string[];
+  pam_policy?: string;
+  pam_allowed_policies?: string[];
+  pam_location: string;
+  token_ttl_seconds: number;
+  pam_grant_ttl_seconds?: number;
+  session_ttl_seconds: number;
+  operator_socket_path?: string;
+  operator_socket_group?: string;
+  auto_approve_pam_policies?: string[];
+  agent_uid?: string;
+  quota_project?: string;
+  no_quota_project: boolean;
+  env: Record<string, string>;
+  google_api_base?: string;
+  oauth2_api_base?: string;
+  iamcredentials_api_base?: string;
+  cloudresourcemanager_api_base?: string;
+  privilegedaccessmanager_api_base?: string;
+  /** The TOML file the config came from, if any (for `permissions`). */
+  config_path?: string;
+}
+
+/** The default OAuth scope. */
+export const CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
+
+/** Where a raw value came from, for error messages. */
+type Source = { kind: "flag" | "env" | "file"; label: string };
+
+interface RawValue {
+  value: unknown;
+  source: Source;
+}
+
+/** Inputs to {@link loadConfig}; all effects (env, file reading) are passed in. */
+export interface ConfigInputs {
+  /** Values parsed from flags, keyed by config key (`--env` values as `KEY=VALUE` strings). */
+  flags: Record<string, unknown>;
+  /** The process environment. */
+  env: Record<string, string | undefined>;
+  /** The `--config` path, if given. */
+  configPath?: string;
+  /** Reads the TOML file; injected for tests. */
+  readFile?: (path: string) => string;
+}
+
+/** Reads, merges (flags > env > TOML > defaults) and validates the configuration. */
+export function loadConfig(inputs: ConfigInputs): Config {
+  const raw = new Map<string, RawValue>();
+  const errors: string[] = [];
+  let fileEnv: Record<string, string> = {};
+
+  if (inputs.configPath !== undefined) {
+    const table = readToml(inputs.configPath, inputs.readFile ?? Deno.readTextFileSync);
+    for (const [key, value] of Object.entries(table)) {
+      const spec = CONFIG_KEYS.find((k) => k.key === key);
+      if (!spec) {
+        errors.push(`${key}: unknown key in ${inputs.configPath}`);
+        continue;
+      }
+      if (key === "env") {
+        fileEnv = checkRecord(value, inputs.configPath, errors);
+        continue;
+      }
+      raw.set(key, { value, source: { kind: "file", label: inputs.configPath } });
+    }
+  }
+  for (const spec of CONFIG_KEYS) {
+    if (!spec.env) continue;
+    const value = inputs.env[envName(spec.key)];
+    if (value !== undefined) {
+      raw.set(spec.key, { value, source: { kind: "env", label: envName(spec.key) } });
+    }
+  }
+  let flagEnv: Record<string, string> = {};
+  for (const [key, value] of Object.entries(inputs.flags)) {
+    if (value === undefined) continue;
+    if (key === "env") {
+      flagEnv = parseEnvPairs(value as string[]);
+      continue;
+    }
+    raw.set(key, { value, source: { kind: "flag", label: `--${flagName(key)}` } });
+  }
+
+  const out: Record<string, unknown> = {};
+  for (const [key, { value, source }] of raw) {
+    const spec = CONFIG_KEYS.find((k) => k.key === key)!;
+    try {
+      out[key] = coerce(spec, value, source);
+    } catch (err) {
+      errors.push(`${key}: ${(err as Error).message} (from ${source.label})`);
+    }
+  }
+  const config = applyDefaults(out, inputs.env, errors);
+  config.env = { ...fileEnv, ...flagEnv };
+  if (inputs.configPath) config.config_path = inputs.configPath;
+  validate(config, raw, errors);
+  if (errors.length) {
+    throw new UsageError(`invalid configuration\n  ${errors.join("\n  ")}`);
+  }
+  return config;
+}
+
+function readToml(path: string, readFile: (path: string) => string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).name;
+    throw new UsageError(`cannot read config file ${path}: ${why}`);
+  }
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const first = err.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+      throw new UsageError(`${path}:${err.line}:${err.column}: invalid TOML: ${first}`);
+    }
+    throw err;
+  }
+}
+
+function checkRecord(value: unknown, path: string, errors: string[]): Record<string, string> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    errors.push(`env: must be a table of strings (in ${path})`);
+    return {};
+  }
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== "string") errors.push(`env.${k}: must be a string (in ${path})`);
+    else if (!isEnvName(k)) errors.push(`env.${k}: not a valid environment variable name`);
+    else out[k] = v;
+  }
+  return out;
+}
+
+function isEnvName(name: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);
+}
+
+/** Parses repeated `--env KEY=VALUE` flags; the first `=` splits, and KEY must be a valid name. */
+export function parseEnvPairs(values: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of values) {
+    const eq = pair.indexOf("=");
+    const name = eq >= 1 ? pair.slice(0, eq) : "";
+    if (!isEnvName(name)) {
+      throw new UsageError(`--env value must be KEY=VALUE, got: ${JSON.stringify(pair)}`);
+    }
+    out[name] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+function coerce(spec: ConfigKey, value: unknown, source: Source): unknown {
+  switch (spec.kind) {
+    case "string":
+      if (typeof value !== "string") throw new Error(`must be a string, got ${typeName(value)}`);
+      if (value.trim() === "") throw new Error("must not be empty");
+      return value;
+    case "int": {
+      if (source.kind === "file") {
+        if (typeof value !== "number" || !Number.isInteger(value)) {
+          throw new Error(`must be an integer, got ${typeName(value)}`);
+        }
+        return value;
+      }
+      const text = String(value).trim();
+      if (!/^[0-9]+$/.test(text)) {
+        throw new Error(`must be a whole number, got ${JSON.stringify(value)}`);
+      }
+      return Number(text);
+    }
+    case "list": {
+      const items = source.kind === "file" ? value : String(value).split(",").map((s) => s.trim());
+      if (!Array.isArray(items)) {
+        throw new Error(`must be an array of strings, got ${typeName(value)}`);
+      }
+      if (items.some((s) => typeof s !== "string" || s.trim() === "")) {
+        throw new Error("must contain only non-empty strings");
+      }
+      return items;
+    }
+    case "bool": {
+      if (typeof value === "boolean") return value;
+      if (source.kind !== "file" && (value === "true" || value === "false")) {
+        return value === "true";
+      }
+      throw new Error(`must be true or false, got ${JSON.stringify(value)}`);
+    }
+    case "record":
+      return value;
+  }
+}
+
+function typeName(value: unknown): string {
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Date) return "a date";
+  return typeof value === "object" ? "a table" : `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function home(env: Record<string, string | undefined>): string {
+  return env.HOME ?? "/";
+}
+
+/** Expands a leading `~` against HOME. */
+export function expandHome(path: string, env: Record<string, string | undefined>): string {
+  if (path === "~") return home(env);
+  if (path.startsWith("~/")) return `${home(env)}/${path.slice(2)}`;
+  return path;
+}
+
+/** The runtime directory: `$XDG_RUNTIME_DIR`, else `~/.gcp-authcalator`. */
+export function runtimeDir(env: Record<string, string | undefined>): string {
+  return env.XDG_RUNTIME_DIR || `${home(env)}/.gcp-authcalator`;
+}
+
+function applyDefaults(
+  values: Record<string, unknown>,
+  env: Record<string, string | undefined>,
+  errors: string[],
+): Config {
+  const dir = runtimeDir(env);
+  const config = {
+    socket_path: `${dir}/gcp-authcalator.sock`,
+    admin_socket_path: `${dir}/gcp-authcalator-admin/admin.sock`,
+    port: 8173,
+    scopes: [CLOUD_PLATFORM_SCOPE],
+    pam_location: "global",
+    token_ttl_seconds: 3600,
+    session_ttl_seconds: 28800,
+    no_quota_project: false,
+    env: {},
+    ...values,
+  } as Config;
+  for (const key of ["socket_path", "admin_socket_path", "operator_socket_path"] as const) {
+    const value = config[key];
+    if (value === undefined) continue;
+    const expanded = expandHome(value, env);
+    if (!expanded.startsWith("/")) {
+      errors.push(`${key}: Unix socket paths must be absolute, got ${JSON.stringify(value)}`);
+    }
+    config[key] = normalize(expanded);
+  }
+  for (const key of ["tls_dir", "tls_bundle"] as const) {
+    if (config[key] !== undefined) config[key] = expandHome(config[key]!, env);
+  }
+  return config;
+}
+
+const RANGES: Record<string, [number, number]> = {
+  port: [1, 65535],
+  gate_tls_port: [1, 65535],
+  token_ttl_seconds: [60, 43200],
+  pam_grant_ttl_seconds: [301, 43200],
+  session_ttl_seconds: [300, 86400],
+};
+
+function validate(config: Config, raw: Map<string, RawValue>, errors: string[]): void {
+  const c = config as unknown as Record<string, unknown>;
+  for (const [key, [min, max]] of Object.entries(RANGES)) {
+    const value = c[key];
+    if (typeof value !== "number") continue;
+    if (value < min || value > max) {
+      const extra = key === "pam_grant_ttl_seconds"
+        ? " (grants of 300 s or less would mint tokens that are born expired)"
+        : "";
+      errors.push(`${key}: must be between ${min} and ${max}, got ${value}${extra}`);
+    }
+  }
+  if (config.service_account !== undefined && !isEmail(config.service_account)) {
+    errors.push(
+      `service_account: must be an email address, got ${JSON.stringify(config.service_account)}`,
+    );
+  }
+  if (config.gate_url !== undefined) {
+    const why = gateUrlProblem(config.gate_url);
+    if (why) errors.push(`gate_url: ${why}`);
+  }
+  for (
+    const key of [
+      "google_api_base",
+      "oauth2_api_base",
+      "iamcredentials_api_base",
+      "cloudresourcemanager_api_base",
+      "privilegedaccessmanager_api_base",
+    ] as const
+  ) {
+    const value = config[key];
+    if (value === undefined) continue;
+    const why = apiBaseProblem(value);
+    if (why) errors.push(`${key}: ${why}`);
+  }
+  if (config.agent_uid !== undefined && /^-/.test(config.agent_uid)) {
+    errors.push("agent_uid: must be a non-negative uid or a user name");
+  }
+  const seen = new Map<string, string>();
+  for (const key of ["socket_path", "admin_socket_path", "operator_socket_path"] as const) {
+    const path = config[key];
+    if (path === undefined) continue;
+    const first = seen.get(path);
+    if (first) errors.push(`${key}: must not resolve to the same path as ${first}`);
+    else seen.set(path, key);
+  }
+  void raw;
+}
+
+function isEmail(value: string): boolean {
+  return /^[^\s@/]+@[^\s@/]+\.[^\s@/]+$/.test(value);
+}
+
+const GATE_URL_MESSAGE =
+  "gate_url must be an HTTPS URL without credentials, a query, or a fragment";
+
+/** Why `value` is not an acceptable `gate_url`, or undefined. */
+export function gateUrlProblem(value: string): string | undefined {
+  if (value !== value.trim() || /[?#\\\s]/.test(value)) return GATE_URL_MESSAGE;
+  const m = /^([^:/]+):\/\/([^/]*)(\/.*)?$/.exec(value);
+  if (!m || m[1].toLowerCase() !== "https" || m[2] === "" || m[2].includes("@")) {
+    return GATE_URL_MESSAGE;
+  }
+  if ((m[3] ?? "").split("/").some((seg) => seg === "." || seg === "..")) return GATE_URL_MESSAGE;
+  try {
+    const url = new URL(value);
+    if (url.protocol !== "https:" || url.username || url.password || url.search || url.hash) {
+      return GATE_URL_MESSAGE;
+    }
+  } catch {
+    return GATE_URL_MESSAGE;
+  }
+  return undefined;
+}
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** Why `value` is not an acceptable Google API base URL, or undefined (https, or http on loopback). */
+export function apiBaseProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `must be an absolute URL, got ${JSON.stringify(value)}`;
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    return "must not carry credentials, a query or a fragment";
+  }
+  if (url.protocol === "https:") return undefined;
+  if (
+    url.protocol === "http:" && (LOOPBACK_HOSTS.has(url.hostname) || /^127\./.test(url.hostname))
+  ) {
+    return undefined;
+  }
+  return "must be https (plain http is allowed only for loopback hosts)";
+}

@@ -1,0 +1,185 @@
+/** How a config value is written on the command line and in TOML. */
+export type KeyKind = "string" | "int" | "list" | "bool" | "record";
+
+/** One configuration key: its flag, its environment variable and its type. */
+export interface ConfigKey {
+  key: string;
+  kind: KeyKind;
+  /** Short flag letter, if any. */
+  short?: string;
+  /** Whether `GCP_AUTHCALATOR_<KEY>` sets it (lists and records cannot be set from env). */
+  env: boolean;
+  /** Placeholder for help text. */
+  arg?: string;
+  help: string;
+}
+
+/** Every configuration key, in gcp-authcalator 0.14's order, then authcalator's own. */
+export const CONFIG_KEYS: readonly ConfigKey[] = [
+  { key: "project_id", kind: "string", env: true, arg: "id", help: "GCP project id" },
+  {
+    key: "service_account",
+    kind: "string",
+    env: true,
+    arg: "email",
+    help: "service account the gate impersonates for dev tokens",
+  },
+  {
+    key: "socket_path",
+    kind: "string",
+    env: true,
+    arg: "path",
+    help: "gate Unix socket (default $XDG_RUNTIME_DIR/gcp-authcalator.sock)",
+  },
+  {
+    key: "admin_socket_path",
+    kind: "string",
+    env: true,
+    arg: "path",
+    help:
+      "admin socket for pending/approve/deny (default $XDG_RUNTIME_DIR/gcp-authcalator-admin/admin.sock)",
+  },
+  {
+    key: "port",
+    kind: "int",
+    short: "p",
+    env: true,
+    arg: "port",
+    help: "metadata proxy port (8173)",
+  },
+  {
+    key: "gate_tls_port",
+    kind: "int",
+    env: true,
+    arg: "port",
+    help: "TCP + mTLS listener port for the gate (not served by this release)",
+  },
+  { key: "tls_dir", kind: "string", env: true, arg: "path", help: "directory of mTLS material" },
+  { key: "gate_url", kind: "string", env: true, arg: "url", help: "https URL of a remote gate" },
+  { key: "tls_bundle", kind: "string", env: true, arg: "path", help: "client mTLS bundle file" },
+  {
+    key: "scopes",
+    kind: "list",
+    env: false,
+    arg: "a,b",
+    help: "OAuth scopes (default cloud-platform)",
+  },
+  { key: "pam_policy", kind: "string", env: true, arg: "id|path", help: "default PAM entitlement" },
+  {
+    key: "pam_allowed_policies",
+    kind: "list",
+    env: false,
+    arg: "a,b",
+    help: "PAM entitlements a caller may request",
+  },
+  { key: "pam_location", kind: "string", env: true, arg: "loc", help: "PAM location (global)" },
+  {
+    key: "token_ttl_seconds",
+    kind: "int",
+    env: true,
+    arg: "n",
+    help: "token lifetime, 60-43200 (3600)",
+  },
+  {
+    key: "pam_grant_ttl_seconds",
+    kind: "int",
+    env: true,
+    arg: "n",
+    help: "PAM grant lifetime, 301-43200 (token TTL)",
+  },
+  {
+    key: "session_ttl_seconds",
+    kind: "int",
+    env: true,
+    arg: "n",
+    help: "with-prod session lifetime, 300-86400 (28800)",
+  },
+  {
+    key: "operator_socket_path",
+    kind: "string",
+    env: true,
+    arg: "path",
+    help: "opt-in operator socket",
+  },
+  {
+    key: "operator_socket_group",
+    kind: "string",
+    env: true,
+    arg: "name",
+    help: "group of the operator socket (0660)",
+  },
+  {
+    key: "auto_approve_pam_policies",
+    kind: "list",
+    env: false,
+    arg: "a,b",
+    help: "policies the operator socket approves without a prompt",
+  },
+  { key: "agent_uid", kind: "string", env: true, arg: "uid|name", help: "operator agent's user" },
+  {
+    key: "quota_project",
+    kind: "string",
+    env: true,
+    arg: "id",
+    help: "with-prod: quota project for the child",
+  },
+  {
+    key: "no_quota_project",
+    kind: "bool",
+    env: true,
+    help: "with-prod: leave GOOGLE_CLOUD_QUOTA_PROJECT as inherited",
+  },
+  {
+    key: "env",
+    kind: "record",
+    short: "e",
+    env: false,
+    arg: "KEY=VALUE",
+    help: "with-prod: extra environment for the child (repeatable)",
+  },
+  {
+    key: "google_api_base",
+    kind: "string",
+    env: true,
+    arg: "url",
+    help: "base URL for every Google API (PSC, restricted VIP, the embedded emulator)",
+  },
+  {
+    key: "oauth2_api_base",
+    kind: "string",
+    env: true,
+    arg: "url",
+    help: "OAuth2 token/tokeninfo base (https://oauth2.googleapis.com)",
+  },
+  {
+    key: "iamcredentials_api_base",
+    kind: "string",
+    env: true,
+    arg: "url",
+    help: "IAM Credentials base (https://iamcredentials.googleapis.com)",
+  },
+  {
+    key: "cloudresourcemanager_api_base",
+    kind: "string",
+    env: true,
+    arg: "url",
+    help: "Resource Manager base (https://cloudresourcemanager.googleapis.com)",
+  },
+  {
+    key: "privilegedaccessmanager_api_base",
+    kind: "string",
+    env: true,
+    arg: "url",
+    help: "PAM base (https://privilegedaccessmanager.googleapis.com)",
+  },
+];
+
+/** The flag spelling of a config key: `socket_path` → `socket-path`. */
+export function flagName(key: string): string {
+  return key.replaceAll("_", "-");
+}
+
+/** The environment variable of a config key: `socket_path` → `GCP_AUTHCALATOR_SOCKET_PATH`. */
+export function envName(key: string): string {
+  return `GCP_AUTHCALATOR_${key.toUpperCase()}`;
+}

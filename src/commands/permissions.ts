@@ -1,0 +1,48 @@
+import type { Invocation } from "../cli/commands.ts";
+import { runtimeDir } from "../cli/config.ts";
+import { UsageError } from "../errors.ts";
+import { COMMAND_ROLES, denoFlags, type PermissionContext, type Role } from "../permissions.ts";
+
+/** Builds the permission context for this user from the environment and config. */
+export function contextFrom(invocation: Invocation): PermissionContext {
+  const env = invocation.env;
+  return {
+    home: env.HOME ?? "/",
+    runtimeDir: runtimeDir(env),
+    config: invocation.config!,
+    adcPath: env.GOOGLE_APPLICATION_CREDENTIALS,
+    cloudsdkConfig: env.CLOUDSDK_CONFIG,
+    kubeconfig: env.KUBECONFIG,
+    metadataHost: env.GCE_METADATA_HOST,
+  };
+}
+
+/** The module specifier that runs authcalator: this checkout's main.ts, or the published package. */
+export function mainModule(): string {
+  const url = new URL("../main.ts", import.meta.url);
+  return url.protocol === "file:" ? url.pathname : url.href;
+}
+
+/** Prints `deno run <pinned flags> <main> <role>` for a role. */
+export function run(invocation: Invocation): Promise<number> {
+  const name = invocation.positionals[0];
+  if (!name) throw new UsageError(`a role is required: ${Object.keys(COMMAND_ROLES).join(", ")}`);
+  const role: Role | undefined = COMMAND_ROLES[name];
+  if (!role) {
+    throw new UsageError(
+      `unknown role '${name}'; roles: ${Object.keys(COMMAND_ROLES).join(", ")}`,
+    );
+  }
+  const flags = denoFlags(role, contextFrom(invocation));
+  const configArgs = invocation.config?.config_path
+    ? ["--config", invocation.config.config_path]
+    : [];
+  const words = ["deno", "run", ...flags, mainModule(), name, ...configArgs];
+  console.log(words.map(shellQuote).join(" "));
+  return Promise.resolve(0);
+}
+
+/** Quotes a word for a POSIX shell when it needs it. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./*-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}

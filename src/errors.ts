@@ -1,0 +1,33 @@
+/** The one error type that crosses a boundary: an HTTP status, a user-facing message, an optional code. */
+export class HttpError extends Error {
+  /** HTTP status the gate or proxy answers with. */
+  readonly status: number;
+  /** Machine-readable code, e.g. `credentials_expired`. */
+  readonly code?: string;
+
+  constructor(status: number, message: string, code?: string) {
+    super(message);
+    this.name = "HttpError";
+    this.status = status;
+    this.code = code;
+  }
+
+  /** The wire body `{error, code?}` shared by every gate and proxy route. */
+  toBody(): { error: string; code?: string } {
+    return this.code ? { error: this.message, code: this.code } : { error: this.message };
+  }
+}
+
+/** Raised for bad user input (flags, config, arguments): printed as one line, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Returns the message of anything thrown, without a stack. */
+export function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

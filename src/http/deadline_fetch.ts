@@ -1,0 +1,71 @@
+/** A response whose body has been read in full within the deadline. */
+export interface ReadResponse {
+  status: number;
+  ok: boolean;
+  headers: Headers;
+  text: string;
+}
+
+/** Options for {@link fetchWithDeadline}. */
+export interface DeadlineFetchOptions extends RequestInit {
+  /** Milliseconds for the whole exchange: connect, headers and body. */
+  timeoutMs: number;
+  /** Words for the timeout message, e.g. "calling iamcredentials". */
+  what: string;
+  /** Injected fetch (tests, unix-socket clients). */
+  fetchFn?: typeof fetch;
+  /** A Deno HTTP client (unix socket or mTLS). */
+  client?: Deno.HttpClient;
+}
+
+/** Raised when a deadline passes; its message names what was waited for, never a URL's query. */
+export class DeadlineError extends Error {
+  constructor(what: string, timeoutMs: number) {
+    super(`timed out after ${timeoutMs} ms while ${what}`);
+    this.name = "DeadlineError";
+  }
+}
+
+/**
+ * Fetches and reads the body under one deadline, so a server that sends headers and then stalls
+ * cannot hold the caller. The caller's own signal (client gone) also aborts.
+ */
+export async function fetchWithDeadline(
+  url: string | URL,
+  options: DeadlineFetchOptions,
+): Promise<ReadResponse> {
+  const { timeoutMs, what, fetchFn = fetch, client, signal: outer, ...init } = options;
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  const onOuterAbort = () => controller.abort();
+  outer?.addEventListener("abort", onOuterAbort, { once: true });
+  try {
+    const requestInit: RequestInit & { client?: Deno.HttpClient } = {
+      ...init,
+      signal: controller.signal,
+    };
+    if (client) requestInit.client = client;
+    const res = await fetchFn(url, requestInit);
+    const text = await res.text();
+    return { status: res.status, ok: res.ok, headers: res.headers, text };
+  } catch (err) {
+    if (timedOut) throw new DeadlineError(what, timeoutMs);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener("abort", onOuterAbort);
+  }
+}
+
+/** Rejects with {@link DeadlineError} if `promise` does not settle within `timeoutMs`. */
+export function withDeadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: number | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(what, timeoutMs)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,71 @@
+/**
+ * authcalator's entry point: parses the command line, drops the permission kinds the role does
+ * not use, then loads only the module of the command asked for.
+ * @module
+ */
+import { findCommand } from "./cli/commands.ts";
+import { parseCommandArgs } from "./cli/args.ts";
+import { commandHelp, toolHelp } from "./cli/help.ts";
+import { messageOf, UsageError } from "./errors.ts";
+import { COMMAND_ROLES, revokeUnusedKinds } from "./permissions.ts";
+import { VERSION } from "./version.ts";
+
+/** Exit code for usage and configuration errors. */
+export const EXIT_USAGE = 2;
+
+/** Runs the CLI with `argv` and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    console.error(`error: no command given\n\n${toolHelp()}`);
+    return EXIT_USAGE;
+  }
+  if (name === "-h" || name === "--help" || name === "help") {
+    console.log(toolHelp());
+    return 0;
+  }
+  if (name === "-v" || name === "--version") {
+    console.log(VERSION);
+    return 0;
+  }
+  const spec = findCommand(name);
+  if (!spec) {
+    console.error(`error: unknown command '${name}'\n\n${toolHelp()}`);
+    return EXIT_USAGE;
+  }
+  revokeUnusedKinds(COMMAND_ROLES[spec.name]);
+  try {
+    const parsed = parseCommandArgs(spec, rest);
+    if (parsed.help) {
+      console.log(commandHelp(spec));
+      return 0;
+    }
+    const env = Deno.permissions.querySync({ name: "env" }).state === "granted"
+      ? Deno.env.toObject()
+      : {};
+    let config;
+    if (spec.loadsConfig) {
+      const { loadConfig } = await import("./cli/config.ts");
+      config = loadConfig({ flags: parsed.configFlags, env, configPath: parsed.configPath });
+    }
+    const module = await spec.load();
+    return await module.run({
+      command: spec.name,
+      positionals: parsed.positionals,
+      flags: parsed.flags,
+      config,
+      env,
+    });
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`error: ${err.message}\nRun 'authcalator ${spec.name} --help' for usage.`);
+      return EXIT_USAGE;
+    }
+    console.error(`${spec.name}: ${messageOf(err)}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

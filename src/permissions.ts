@@ -1,0 +1,229 @@
+/**
+ * THE table of what each role may touch. deno.json's permission sets and tasks, the release
+ * build, `authcalator permissions <role>` and the start-up revocation all derive from it.
+ */
+import type { Config } from "./cli/config.ts";
+
+/** A Deno permission kind this project grants. */
+export type Kind = "read" | "write" | "net" | "env" | "sys" | "run";
+
+/** All kinds, in flag order. */
+export const KINDS: readonly Kind[] = ["read", "write", "net", "env", "sys", "run"];
+
+/** `true` grants the whole kind; a list grants only those entries. */
+export type Grant = true | string[];
+
+/** The grants of one role: an absent kind is not granted. `all` means `--allow-all`. */
+export type RoleGrants = { all: true } | Partial<Record<Kind, Grant>>;
+
+/** The facts about this user that pinned paths and ports are computed from. */
+export interface PermissionContext {
+  home: string;
+  runtimeDir: string;
+  config: Config;
+  /** GOOGLE_APPLICATION_CREDENTIALS, if set. */
+  adcPath?: string;
+  /** CLOUDSDK_CONFIG, if set. */
+  cloudsdkConfig?: string;
+  /** KUBECONFIG, if set. */
+  kubeconfig?: string;
+  /** GCE_METADATA_HOST, if set. */
+  metadataHost?: string;
+}
+
+/** The roles, each a subcommand (pending, approve and deny share `admin-client`'s grants). */
+export type Role =
+  | "gate"
+  | "metadata-proxy"
+  | "with-prod"
+  | "admin-client"
+  | "kube-token"
+  | "kube-setup"
+  | "emulator"
+  | "permissions"
+  | "version";
+
+/** Which role each subcommand runs as. */
+export const COMMAND_ROLES: Record<string, Role> = {
+  "gate": "gate",
+  "metadata-proxy": "metadata-proxy",
+  "with-prod": "with-prod",
+  "pending": "admin-client",
+  "approve": "admin-client",
+  "deny": "admin-client",
+  "kube-token": "kube-token",
+  "kube-setup": "kube-setup",
+  "emulator": "emulator",
+  "permissions": "permissions",
+  "version": "version",
+};
+
+const dirOf = (path: string) => path.slice(0, path.lastIndexOf("/")) || "/";
+const defined = (items: (string | undefined)[]) => items.filter((x): x is string => !!x);
+
+const GOOGLE_HOSTS = [
+  "oauth2.googleapis.com",
+  "iamcredentials.googleapis.com",
+  "cloudresourcemanager.googleapis.com",
+  "privilegedaccessmanager.googleapis.com",
+];
+
+/** host[:port] of every Google API base the gate may call, for `--allow-net`. */
+function googleNet(config: Config): string[] {
+  const overrides = defined([
+    config.oauth2_api_base,
+    config.iamcredentials_api_base,
+    config.cloudresourcemanager_api_base,
+    config.privilegedaccessmanager_api_base,
+  ]).map((u) => new URL(u).host);
+  if (config.google_api_base) {
+    return [...new Set([new URL(config.google_api_base).host, ...overrides])];
+  }
+  return [...new Set([...GOOGLE_HOSTS, ...overrides])];
+}
+
+function configFile(ctx: PermissionContext): string[] {
+  return defined([ctx.config.config_path]);
+}
+
+/** The environment a container-side role reads: its own variables and the path defaults. */
+const CLIENT_ENV = ["GCP_AUTHCALATOR_*", "HOME", "XDG_RUNTIME_DIR"];
+
+const ROLES: Record<Role, (ctx: PermissionContext) => RoleGrants> = {
+  "gate": (ctx) => {
+    const c = ctx.config;
+    const socketDirs = defined([c.socket_path, c.admin_socket_path, c.operator_socket_path]).map(
+      dirOf,
+    );
+    const gcloudDir = ctx.cloudsdkConfig ?? `${ctx.home}/.config/gcloud`;
+    return {
+      read: [
+        ...new Set([
+          ...defined([ctx.adcPath, gcloudDir]),
+          ...configFile(ctx),
+          ...socketDirs.map(dirOf),
+          ...socketDirs,
+          ctx.runtimeDir,
+          "/etc/passwd",
+          "/etc/group",
+          ...defined([c.tls_dir]),
+        ]),
+      ],
+      write: [...new Set([...socketDirs, ctx.runtimeDir])],
+      net: [
+        ...defined([c.socket_path, c.admin_socket_path, c.operator_socket_path]).map((p) =>
+          `unix:${p}`
+        ),
+        ...googleNet(c),
+      ],
+      // google-auth-library probes many variables; an allow-list would turn each probe into a crash.
+      env: true,
+      // Deno.umask and os.hostname() are only granted as the whole kind.
+      sys: true,
+      run: ["zenity", "osascript"],
+    };
+  },
+  "metadata-proxy": (ctx) => ({
+    read: [...configFile(ctx), ctx.config.socket_path],
+    write: [ctx.config.socket_path],
+    net: [`127.0.0.1:${ctx.config.port}`, `unix:${ctx.config.socket_path}`, "localhost"],
+    env: CLIENT_ENV,
+  }),
+  // with-prod runs an arbitrary command and must read /proc, which Deno grants only with -A.
+  "with-prod": () => ({ all: true }),
+  "admin-client": (ctx) => ({
+    read: [...configFile(ctx), ctx.config.admin_socket_path],
+    write: [ctx.config.admin_socket_path],
+    net: [`unix:${ctx.config.admin_socket_path}`, "localhost"],
+    env: CLIENT_ENV,
+  }),
+  "kube-token": (ctx) => ({
+    net: [ctx.metadataHost ?? `127.0.0.1:${ctx.config.port}`],
+    env: ["GCE_METADATA_HOST", "KUBERNETES_EXEC_INFO"],
+  }),
+  "kube-setup": (ctx) => {
+    const kubeconfig = ctx.kubeconfig?.split(":")[0] || `${ctx.home}/.kube/config`;
+    return {
+      read: [dirOf(kubeconfig), kubeconfig],
+      write: [dirOf(kubeconfig)],
+      // yaml reads LOG_TOKENS and LOG_STREAM.
+      env: ["KUBECONFIG", "HOME", "LOG_TOKENS", "LOG_STREAM"],
+    };
+  },
+  "emulator": () => ({ read: true, write: true, net: ["127.0.0.1"], env: CLIENT_ENV }),
+  "permissions": (ctx) => ({ read: configFile(ctx), env: true }),
+  "version": () => ({}),
+};
+
+/** The grants of `role` for this user. */
+export function grantsFor(role: Role, ctx: PermissionContext): RoleGrants {
+  return ROLES[role](ctx);
+}
+
+/** The kinds `role` uses at all, whatever the user's paths (for deno.json and the release build). */
+export function kindsOf(role: Role): Kind[] | "all" {
+  const sample = grantsFor(role, sampleContext());
+  if ("all" in sample) return "all";
+  return KINDS.filter((k) => sample[k] !== undefined);
+}
+
+/** A context with placeholder paths, used where only the shape of a grant matters. */
+export function sampleContext(): PermissionContext {
+  return {
+    home: "/home/user",
+    runtimeDir: "/run/user/1000",
+    config: {
+      socket_path: "/run/user/1000/gcp-authcalator.sock",
+      admin_socket_path: "/run/user/1000/gcp-authcalator-admin/admin.sock",
+      port: 8173,
+      scopes: [],
+      pam_location: "global",
+      token_ttl_seconds: 3600,
+      session_ttl_seconds: 28800,
+      no_quota_project: false,
+      env: {},
+    },
+  };
+}
+
+/** The `--allow-*` flags of `role` for this user, pinned to its paths and ports. */
+export function denoFlags(role: Role, ctx: PermissionContext): string[] {
+  const grants = grantsFor(role, ctx);
+  if ("all" in grants) return ["--allow-all"];
+  const flags = ["--no-prompt"];
+  for (const kind of KINDS) {
+    const grant = grants[kind];
+    if (grant === undefined) continue;
+    if (grant === true) flags.push(`--allow-${kind}`);
+    else if (grant.length) flags.push(`--allow-${kind}=${[...new Set(grant)].join(",")}`);
+  }
+  return flags;
+}
+
+/** The coarse `--allow-<kind>` flags of `role`, for builds that cannot know the user's paths. */
+export function kindFlags(role: Role): string[] {
+  const kinds = kindsOf(role);
+  if (kinds === "all") return ["--allow-all"];
+  return ["--no-prompt", ...kinds.map((k) => `--allow-${k}`)];
+}
+
+/** The deno.json permission set of `role`: each used kind granted whole. */
+export function permissionSet(role: Role): Record<string, boolean> | { all: true } {
+  const kinds = kindsOf(role);
+  if (kinds === "all") return { all: true };
+  return Object.fromEntries(kinds.map((k) => [k, true]));
+}
+
+/**
+ * Revokes every kind `role` does not use, so a role started with `-A` holds only its own
+ * kinds before it reads any input. Revocation cannot narrow paths within a kind (Deno revokes the
+ * covering grant), which is why the pinned flags are the primary control.
+ */
+export function revokeUnusedKinds(role: Role): void {
+  const kinds = kindsOf(role);
+  if (kinds === "all") return;
+  for (const kind of [...KINDS, "ffi" as const]) {
+    if ((kinds as string[]).includes(kind)) continue;
+    Deno.permissions.revokeSync({ name: kind });
+  }
+}
