@@ -63,7 +63,7 @@ export async function fetchWithDeadline(
 
 /** Rejects with {@link DeadlineError} if `promise` does not settle within `timeoutMs`. */
 export function withDeadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new DeadlineError(what, timeoutMs)), timeoutMs);
   });

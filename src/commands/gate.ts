@@ -1,0 +1,125 @@
+import { dirname } from "node:path";
+import type { Invocation } from "../cli/commands.ts";
+import { runtimeDir } from "../cli/config.ts";
+import { systemClock } from "../clock.ts";
+import { resolveEndpoints } from "../google/endpoints.ts";
+import { Hono } from "hono";
+import { createGateApp, json } from "../gate/app.ts";
+import { FileAuditLog } from "../gate/audit.ts";
+import { checkGateConfig } from "../gate/gate_config.ts";
+import { GoogleTokenService } from "../gate/google_tokens.ts";
+import type { GateDeps } from "../gate/types.ts";
+import {
+  assertDistinctSockets,
+  ensurePrivateDir,
+  serveUnix,
+  type UnixServer,
+} from "../gate/unix_socket.ts";
+import { VERSION } from "../version.ts";
+
+/** Socket file modes: the main socket is shared with the container's group; admin is ours alone. */
+const MAIN_SOCKET_MODE = 0o660;
+const ADMIN_SOCKET_MODE = 0o600;
+
+/** Runs the gate until SIGINT or SIGTERM. */
+export async function run(invocation: Invocation): Promise<number> {
+  const config = checkGateConfig(invocation.config!);
+  const env = invocation.env;
+  const clock = systemClock;
+  const endpoints = resolveEndpoints(config);
+  const xdg = env.XDG_RUNTIME_DIR;
+  const dirMode = (dir: string) => (xdg && dir === xdg.replace(/\/+$/, "") ? 0o700 : 0o750);
+
+  const auditDir = runtimeDir(env);
+  const tokens = new GoogleTokenService({
+    projectId: config.project_id,
+    serviceAccount: config.service_account,
+    endpoints,
+    env,
+    clock,
+    hostname: Deno.hostname(),
+  });
+  const deps: GateDeps = {
+    config,
+    clock,
+    tokens,
+    audit: new FileAuditLog(`${auditDir}/audit.log`, clock),
+    startedAt: clock.now(),
+  };
+
+  const previousUmask = Deno.umask(0o077);
+  const servers: UnixServer[] = [];
+  try {
+    await ensurePrivateDir(auditDir, dirMode(auditDir));
+    await ensurePrivateDir(dirname(config.socket_path), dirMode(dirname(config.socket_path)));
+    await ensurePrivateDir(dirname(config.admin_socket_path), 0o700);
+    await assertDistinctSockets({
+      socket_path: config.socket_path,
+      admin_socket_path: config.admin_socket_path,
+    });
+    const main = createGateApp(deps, "main");
+    servers.push(await serveUnix(config.socket_path, MAIN_SOCKET_MODE, main.fetch));
+    const admin = createAdminFallback(deps);
+    servers.push(await serveUnix(config.admin_socket_path, ADMIN_SOCKET_MODE, admin.fetch));
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.close(0)));
+    Deno.umask(previousUmask);
+    throw err;
+  }
+
+  console.log(
+    summary(
+      invocation,
+      endpoints.oauth2 === "https://oauth2.googleapis.com" ? "Google" : endpoints.oauth2,
+    ),
+  );
+  console.log(`gate listening on unix:${config.socket_path}`);
+
+  await waitForSignal();
+  console.error("gate: shutting down");
+  await Promise.all(servers.map((s) => s.close()));
+  return 0;
+}
+
+/** Until the prod layer is wired, the admin socket answers only its health check. */
+function createAdminFallback(deps: GateDeps): Hono {
+  const app = new Hono();
+  app.get(
+    "/health",
+    (c) =>
+      json(c, {
+        status: "ok",
+        uptime_seconds: Math.floor((deps.clock.now() - deps.startedAt) / 1000),
+      }),
+  );
+  app.notFound((c) => json(c, { error: "Not found" }, 404));
+  return app;
+}
+
+function summary(invocation: Invocation, google: string): string {
+  const c = invocation.config!;
+  return [
+    `authcalator ${VERSION} gate`,
+    `  project:          ${c.project_id}`,
+    `  service account:  ${c.service_account}`,
+    `  token TTL:        ${c.token_ttl_seconds} s (sessions ${c.session_ttl_seconds} s)`,
+    `  socket:           ${c.socket_path}`,
+    `  admin socket:     ${c.admin_socket_path}`,
+    `  Google APIs:      ${google}`,
+  ].join("\n");
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function waitForSignal(): Promise<Deno.Signal> {
+  return new Promise((resolve) => {
+    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+    const handlers = signals.map((signal) => {
+      const handler = () => {
+        signals.forEach((s, i) => Deno.removeSignalListener(s, handlers[i]));
+        resolve(signal);
+      };
+      Deno.addSignalListener(signal, handler);
+      return handler;
+    });
+  });
+}

@@ -1,0 +1,131 @@
+import { type Context, Hono } from "hono";
+import { HttpError } from "../errors.ts";
+import { cleanMessage, scrubSecrets } from "../secrets.ts";
+import { secondsUntil } from "../token_cache.ts";
+import type { GateDeps, ListenerName } from "./types.ts";
+import { parseScopes, parseTtl } from "./request_params.ts";
+
+/** The prod routes, supplied by the prod layer (confirmation, sessions). */
+export interface ProdHandlers {
+  prodToken(c: Context): Promise<Response>;
+  sessionToken(c: Context): Promise<Response>;
+  createSession(c: Context): Promise<Response>;
+  getSession(c: Context): Promise<Response>;
+  deleteSession(c: Context): Promise<Response>;
+}
+
+/** JSON with the gate's fixed headers; `no-transform` keeps Deno.serve from compressing bodies. */
+export function json(c: Context, body: unknown, status = 200): Response {
+  return c.newResponse(JSON.stringify(body), status as 200, {
+    "content-type": "application/json",
+    "cache-control": "no-store, no-transform",
+  });
+}
+
+/** Answers an error as `{error, code?}`; unexpected errors are scrubbed and logged, never echoed raw. */
+export function errorResponse(c: Context, err: unknown, log: (m: string) => void): Response {
+  if (err instanceof HttpError) return json(c, err.toBody(), err.status);
+  log(`gate: unexpected error: ${cleanMessage(scrubSecrets(String(err)))}`);
+  return json(c, { error: "internal error" }, 500);
+}
+
+/**
+ * The gate's API for one listener (main Unix socket, TCP). Every path but `/session` is GET-only
+ * (405 even for unknown paths, as gcp-authcalator answers); unknown GET paths are 404.
+ */
+export function createGateApp(
+  deps: GateDeps,
+  listener: ListenerName,
+  prod?: ProdHandlers,
+  log: (message: string) => void = (m) => console.error(m),
+): Hono {
+  const app = new Hono();
+  const { config, tokens, clock, audit } = deps;
+
+  app.use(async (c, next) => {
+    if (c.req.method !== "GET" && c.req.path !== "/session") {
+      return json(c, { error: "Method not allowed" }, 405);
+    }
+    await next();
+  });
+
+  app.get("/health", (c) =>
+    json(c, {
+      status: "ok",
+      uptime_seconds: Math.floor((clock.now() - deps.startedAt) / 1000),
+    }));
+  app.get("/identity", async (c) => json(c, { email: await tokens.identityEmail() }));
+  app.get(
+    "/project-number",
+    async (c) => json(c, { project_number: await tokens.projectNumber() }),
+  );
+  app.get(
+    "/universe-domain",
+    async (c) => json(c, { universe_domain: await tokens.universeDomain() }),
+  );
+
+  app.get("/token", async (c) => {
+    const session = c.req.query("session");
+    if (session) return prodOnly(c, prod?.sessionToken);
+    if (c.req.query("level") === "prod") return prodOnly(c, prod?.prodToken);
+    const ttlParam = parseTtl(
+      "token_ttl_seconds",
+      c.req.query("token_ttl_seconds"),
+      60,
+      config.token_ttl_seconds,
+    );
+    const scopes = parseScopes(c.req.query("scopes"));
+    const entry = {
+      endpoint: "/token",
+      level: "dev" as const,
+      socket: listener,
+      scopes,
+      token_ttl_seconds: ttlParam,
+    };
+    try {
+      const token = await tokens.devToken(scopes, ttlParam ?? config.token_ttl_seconds);
+      audit.write({ ...entry, result: "granted" });
+      return json(c, {
+        access_token: token.accessToken,
+        expires_in: secondsUntil(token.expiresAt, clock.now()),
+        token_type: "Bearer",
+      });
+    } catch (err) {
+      const error = err instanceof HttpError ? err.message : "internal error";
+      audit.write({ ...entry, result: "error", error });
+      throw err;
+    }
+  });
+
+  app.get("/id-token", async (c) => {
+    const audience = c.req.query("audience");
+    if (!audience) throw new HttpError(400, "non-empty audience parameter required");
+    if (audience.length > 2048) {
+      throw new HttpError(400, "audience is too long (2048 characters max)");
+    }
+    const format = c.req.query("format") ?? "standard";
+    if (format !== "standard" && format !== "full") {
+      throw new HttpError(400, "format must be standard or full");
+    }
+    return json(c, { id_token: await tokens.idToken(audience, format === "full") });
+  });
+
+  app.on(["POST", "GET", "DELETE"], "/session", (c) => {
+    const handler = c.req.method === "POST"
+      ? prod?.createSession
+      : c.req.method === "GET"
+      ? prod?.getSession
+      : prod?.deleteSession;
+    return prodOnly(c, handler);
+  });
+  app.all("/session", (c) => json(c, { error: "Method not allowed" }, 405));
+
+  app.notFound((c) => json(c, { error: "Not found" }, 404));
+  app.onError((err, c) => errorResponse(c, err, log));
+  return app;
+}
+
+function prodOnly(c: Context, handler: ((c: Context) => Promise<Response>) | undefined) {
+  if (!handler) throw new HttpError(404, "prod access is not enabled on this listener");
+  return handler(c);
+}

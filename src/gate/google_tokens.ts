@@ -1,0 +1,242 @@
+import type { AuthClient } from "google-auth-library";
+import type { Clock } from "../clock.ts";
+import { type Adc, adcPath, readAdc } from "../google/adc.ts";
+import { impersonated, sourceClient } from "../google/auth_clients.ts";
+import type { GoogleEndpoints } from "../google/endpoints.ts";
+import { fetchWithDeadline, withDeadline } from "../http/deadline_fetch.ts";
+import { type ExpiringToken, TokenCache } from "../token_cache.ts";
+import { CLOUD_PLATFORM_SCOPE } from "../cli/config.ts";
+import type { GateTokenService } from "./types.ts";
+import { googleFailure, needsReauth } from "./credentials_error.ts";
+
+/** Options of {@link GoogleTokenService}. */
+export interface GoogleTokenServiceOptions {
+  projectId: string;
+  serviceAccount: string;
+  endpoints: GoogleEndpoints;
+  env: Record<string, string | undefined>;
+  clock: Clock;
+  /** The gate host's name, shown in `credentials_expired` messages. */
+  hostname: string;
+  /** Deadline of each Google exchange, body included (30 s). */
+  timeoutMs?: number;
+}
+
+interface Source {
+  adc: Adc;
+  client: AuthClient;
+  /** Identity of the ADC file this source was built from, to notice a replaced file. */
+  fileStamp: string;
+  generation: number;
+}
+
+/**
+ * The gate's Google side: dev tokens by impersonation (cached, coalesced), prod tokens from the
+ * ADC itself, ID tokens, identity, project number and universe domain. When ADC needs a new login
+ * it answers `credentials_expired` and drops every cache, so the next request after the engineer
+ * logs in again succeeds without a restart.
+ */
+export class GoogleTokenService implements GateTokenService {
+  readonly #options: Required<GoogleTokenServiceOptions>;
+  readonly #devCache: TokenCache;
+  #source?: Promise<Source>;
+  #generation = 0;
+  #email?: Promise<string>;
+  #projectNumber?: Promise<string>;
+
+  constructor(options: GoogleTokenServiceOptions) {
+    this.#options = { timeoutMs: 30_000, ...options };
+    this.#devCache = new TokenCache(options.clock);
+  }
+
+  get #path(): string {
+    return adcPath(this.#options.env);
+  }
+
+  async #stamp(): Promise<string> {
+    try {
+      const info = await Deno.stat(this.#path);
+      return `${info.ino}:${info.size}:${info.mtime?.getTime()}`;
+    } catch {
+      return "missing";
+    }
+  }
+
+  /** The current source client, rebuilt when the ADC file was replaced or after a reset. */
+  async #currentSource(): Promise<Source> {
+    const stamp = await this.#stamp();
+    const existing = this.#source;
+    if (existing) {
+      const source = await existing.catch(() => undefined);
+      if (source && source.fileStamp === stamp && source.generation === this.#generation) {
+        return source;
+      }
+      if (source && source.fileStamp !== stamp) this.#resetCaches();
+    }
+    if (this.#source === existing) {
+      const generation = this.#generation;
+      this.#source = withDeadline(readAdc(this.#path), this.#options.timeoutMs, "loading ADC")
+        .then((adc) => ({
+          adc,
+          client: sourceClient(adc, this.#clientOptions()),
+          fileStamp: stamp,
+          generation,
+        }));
+      this.#source.catch(() => {});
+    }
+    return await this.#source!;
+  }
+
+  #clientOptions() {
+    return {
+      endpoints: this.#options.endpoints,
+      timeoutMs: this.#options.timeoutMs,
+      now: () => this.#options.clock.now(),
+    };
+  }
+
+  #resetCaches(): void {
+    this.#generation++;
+    this.#devCache.clear();
+    this.#email = undefined;
+  }
+
+  /** Runs a Google call; maps failures, and on `credentials_expired` forgets every credential. */
+  async #google<T>(what: string, call: () => Promise<T>): Promise<T> {
+    const generation = this.#generation;
+    try {
+      return await withDeadline(call(), this.#options.timeoutMs, what);
+    } catch (err) {
+      if (needsReauth(err) && generation === this.#generation) {
+        this.#resetCaches();
+        this.#source = undefined;
+      }
+      throw googleFailure(err, this.#options.hostname, what);
+    }
+  }
+
+  devToken(scopes: string[], ttlSeconds: number): Promise<ExpiringToken> {
+    const key = `${[...scopes].sort().join(",")}:${ttlSeconds}`;
+    return this.#devCache.get(key, () =>
+      this.#google("minting a dev token", async () => {
+        const { client } = await this.#currentSource();
+        const target = impersonated(
+          client,
+          this.#options.serviceAccount,
+          scopes,
+          ttlSeconds,
+          this.#clientOptions(),
+        );
+        const { token } = await target.getAccessToken();
+        if (!token) throw new Error("iamcredentials returned no access token");
+        const expiry = target.credentials.expiry_date;
+        return {
+          accessToken: token,
+          expiresAt: expiry ?? this.#options.clock.now() + ttlSeconds * 1000,
+        };
+      }));
+  }
+
+  prodToken(scopes: string[], ttlSeconds: number): Promise<ExpiringToken> {
+    return this.#google("minting a prod token", async () => {
+      const source = await this.#currentSource();
+      const isDefault = scopes.length === 1 && scopes[0] === CLOUD_PLATFORM_SCOPE;
+      const client = isDefault
+        ? source.client
+        : sourceClient(source.adc, this.#clientOptions(), scopes);
+      const { token } = await client.getAccessToken();
+      if (!token) throw new Error("the credential returned no access token");
+      const now = this.#options.clock.now();
+      const expiry = (client as { credentials?: { expiry_date?: number | null } }).credentials
+        ?.expiry_date ?? now + ttlSeconds * 1000;
+      return { accessToken: token, expiresAt: Math.min(expiry, now + ttlSeconds * 1000) };
+    });
+  }
+
+  idToken(audience: string, includeEmail: boolean): Promise<string> {
+    return this.#google("minting an identity token", async () => {
+      const { client } = await this.#currentSource();
+      const target = impersonated(
+        client,
+        this.#options.serviceAccount,
+        [CLOUD_PLATFORM_SCOPE],
+        3600,
+        this.#clientOptions(),
+      );
+      return await target.fetchIdToken(audience, { includeEmail });
+    });
+  }
+
+  identityEmail(): Promise<string> {
+    this.#email ??= this.#google("looking up the ADC identity", async () => {
+      const { client } = await this.#currentSource();
+      const { token } = await client.getAccessToken();
+      const res = await fetchWithDeadline(`${this.#options.endpoints.oauth2}/tokeninfo`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ access_token: token ?? "" }),
+        timeoutMs: this.#options.timeoutMs,
+        what: "calling tokeninfo",
+      });
+      const body = parseJson(res.text);
+      if (!res.ok) {
+        throw new Error(
+          `tokeninfo answered ${res.status}: ${String(body?.error ?? res.text.slice(0, 200))}`,
+        );
+      }
+      if (typeof body?.email !== "string") throw new Error("tokeninfo returned no email");
+      return body.email;
+    });
+    this.#email.catch(() => (this.#email = undefined));
+    return this.#email;
+  }
+
+  projectNumber(): Promise<string> {
+    this.#projectNumber ??= this.#google("looking up the project number", async () => {
+      const { client } = await this.#currentSource();
+      const { token } = await client.getAccessToken();
+      const url = `${this.#options.endpoints.cloudresourcemanager}/v3/projects/${
+        encodeURIComponent(this.#options.projectId)
+      }`;
+      const res = await fetchWithDeadline(url, {
+        headers: { authorization: `Bearer ${token}` },
+        timeoutMs: this.#options.timeoutMs,
+        what: "calling Cloud Resource Manager",
+      });
+      const body = parseJson(res.text);
+      if (!res.ok) {
+        const err = body?.error as { message?: string; status?: string } | undefined;
+        throw new Error(
+          `Cloud Resource Manager answered ${res.status}: ${err?.status ?? ""} ${
+            err?.message ?? ""
+          }`.trim(),
+        );
+      }
+      const number = typeof body?.name === "string" ? body.name.split("/")[1] : undefined;
+      if (!number || !/^\d+$/.test(number)) {
+        throw new Error("Cloud Resource Manager returned no project number");
+      }
+      return number;
+    });
+    this.#projectNumber.catch(() => (this.#projectNumber = undefined));
+    return this.#projectNumber;
+  }
+
+  async universeDomain(): Promise<string> {
+    try {
+      const { adc } = await this.#currentSource();
+      return adc.universe_domain ?? "googleapis.com";
+    } catch (err) {
+      throw googleFailure(err, this.#options.hostname, "reading the universe domain");
+    }
+  }
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(text);
+    return typeof value === "object" && value !== null ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,116 @@
+/** Unix socket hardening: private directories, safe stale-socket recovery, owned binding. */
+import { basename, dirname } from "node:path";
+
+/** Raised when the filesystem is not in a state the gate will trust; the message says why. */
+export class UnsafePathError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UnsafePathError";
+  }
+}
+
+const octal = (mode: number) => "0" + (mode & 0o777).toString(8);
+
+/**
+ * Makes sure `dir` exists as a directory owned by us with no permission bit beyond `mode`.
+ * A symlink, a foreign owner or looser bits are refused rather than silently repaired.
+ */
+export async function ensurePrivateDir(dir: string, mode: number): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(dir);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    await Deno.mkdir(dir, { recursive: true, mode });
+    await Deno.chmod(dir, mode);
+    return;
+  }
+  if (info.isSymlink) throw new UnsafePathError(`${dir} is a symlink; refusing to use it`);
+  if (!info.isDirectory) throw new UnsafePathError(`${dir} exists and is not a directory`);
+  if (info.uid !== Deno.uid()) {
+    throw new UnsafePathError(
+      `${dir} is owned by uid ${info.uid}, not by this user (${Deno.uid()})`,
+    );
+  }
+  const extra = (info.mode ?? 0) & 0o777 & ~mode;
+  if (extra) {
+    throw new UnsafePathError(
+      `${dir} has permissions ${octal(info.mode ?? 0)}, looser than ${octal(mode)}; ` +
+        `run: chmod ${octal(mode)} ${dir}`,
+    );
+  }
+}
+
+/**
+ * Clears the way for binding `path`: removes a socket we own that nobody answers on, refuses a
+ * live one (another gate), a symlink, a non-socket or a socket owned by someone else.
+ */
+export async function removeStaleSocket(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  if (info.isSymlink) throw new UnsafePathError(`${path} is a symlink; refusing to replace it`);
+  if (!info.isSocket) throw new UnsafePathError(`${path} exists and is not a socket`);
+  if (info.uid !== Deno.uid()) {
+    throw new UnsafePathError(`${path} is owned by uid ${info.uid}; refusing to replace it`);
+  }
+  try {
+    const conn = await Deno.connect({ transport: "unix", path });
+    conn.close();
+  } catch (err) {
+    if (err instanceof Deno.errors.ConnectionRefused) {
+      await Deno.remove(path);
+      return;
+    }
+    throw err;
+  }
+  throw new UnsafePathError(`another instance is already running on ${path}`);
+}
+
+/** Refuses socket paths that name the same file once symlinked parents are resolved. */
+export async function assertDistinctSockets(paths: Record<string, string>): Promise<void> {
+  const seen = new Map<string, string>();
+  for (const [key, path] of Object.entries(paths)) {
+    const real = `${await Deno.realPath(dirname(path))}/${basename(path)}`;
+    const first = seen.get(real);
+    if (first) throw new UnsafePathError(`${key} resolves to the same path as ${first} (${real})`);
+    seen.set(real, key);
+  }
+}
+
+/** A server bound to a Unix socket by {@link serveUnix}. */
+export interface UnixServer {
+  path: string;
+  server: Deno.HttpServer<Deno.UnixAddr>;
+  /** Stops accepting and waits up to `graceMs` for in-flight requests. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Binds `handler` on `path` with `mode`. The caller holds a tight umask, so the socket never
+ * exists with looser permissions, even for the instant before the chmod.
+ */
+export async function serveUnix(
+  path: string,
+  mode: number,
+  handler: Deno.ServeHandler<Deno.UnixAddr>,
+): Promise<UnixServer> {
+  await removeStaleSocket(path);
+  const server = Deno.serve({ path, transport: "unix", onListen: () => {} }, handler);
+  await Deno.chmod(path, mode);
+  return {
+    path,
+    server,
+    async close(graceMs = 250) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const grace = new Promise((r) => (timer = setTimeout(r, graceMs)));
+      // In-flight requests get the grace period; the process exits after that regardless.
+      await Promise.race([server.shutdown(), grace]);
+      clearTimeout(timer);
+    },
+  };
+}

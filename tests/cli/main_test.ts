@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { runCli } from "../helpers/cli.ts";
+import { COMMANDS } from "../../src/cli/commands.ts";
+
+Deno.test("--help and help list every command; exit 0", async () => {
+  for (const args of [["--help"], ["-h"], ["help"]]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 0);
+    for (const c of COMMANDS) assert.match(r.stdout, new RegExp(`\\n  ${c.name} `));
+  }
+});
+
+Deno.test("version and --version print the deno.json version", async () => {
+  const meta = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  for (const args of [["version"], ["--version"], ["-v"]]) {
+    const r = await runCli(args, { permissions: [] });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), meta.version);
+  }
+});
+
+Deno.test("no command: usage on stderr, exit 2", async () => {
+  const r = await runCli([]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /error: no command given/);
+  assert.equal(r.stdout, "");
+});
+
+Deno.test("unknown command: usage on stderr, exit 2", async () => {
+  const r = await runCli(["gatee"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /error: unknown command 'gatee'/);
+  assert.match(r.stderr, /usage: authcalator <command>/);
+});
+
+Deno.test("every command has --help on stdout, exit 0", async () => {
+  for (const c of COMMANDS) {
+    const r = await runCli([c.name, "--help"]);
+    assert.equal(r.code, 0, `${c.name}: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`usage: authcalator ${c.name}`));
+  }
+});
+
+Deno.test("unknown flags, missing flag values and extra arguments exit 2 with a clear message", async () => {
+  const cases: [string[], RegExp][] = [
+    [["gate", "--bogus"], /error: unknown flag --bogus/],
+    [["kube-token", "--project-id", "x"], /error: unknown flag --project-id/],
+    [["gate", "--project-id"], /error: option --project-id.*needs a value/],
+    [["version", "extra"], /error: unexpected argument "extra"/],
+    [["permissions", "gate", "extra"], /error: unexpected argument "extra"/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+    assert.match(r.stderr, /--help/);
+  }
+});
+
+Deno.test("configuration errors exit 2 and name the key", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/c.toml`, 'project_id = "p"\nbogus_key = 1\n');
+    const r = await runCli(["gate", "--config", `${dir}/c.toml`]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /bogus_key: unknown key/);
+    const r2 = await runCli(["gate", "--port", "x"]);
+    assert.equal(r2.code, 2);
+    assert.match(r2.stderr, /port: must be a whole number/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("gate requires project_id and service_account, and refuses keys it does not serve", async () => {
+  const r = await runCli(["gate"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /project_id: required/);
+  assert.match(r.stderr, /service_account: required/);
+  const r2 = await runCli([
+    "gate",
+    "--project-id",
+    "p",
+    "--service-account",
+    "sa@p.iam.gserviceaccount.com",
+    "--pam-policy",
+    "x",
+    "--gate-tls-port",
+    "8443",
+  ]);
+  assert.equal(r2.code, 2);
+  assert.match(r2.stderr, /pam_policy: PAM is not served by this release/);
+  assert.match(r2.stderr, /gate_tls_port: the TCP \+ mTLS listener is not served/);
+});
+
+Deno.test("permissions prints pinned flags for a role; unknown role exits 2", async () => {
+  const r = await runCli([
+    "permissions",
+    "metadata-proxy",
+    "--socket-path",
+    "/run/x/g.sock",
+    "--port",
+    "9999",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^deno run --no-prompt /);
+  assert.match(r.stdout, /--allow-net=127\.0\.0\.1:9999,unix:\/run\/x\/g\.sock,localhost/);
+  assert.doesNotMatch(r.stdout, /--allow-run|--allow-sys|--allow-all/);
+  assert.match(r.stdout, /src\/main\.ts metadata-proxy\n$/);
+  const bad = await runCli(["permissions", "root"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown role 'root'/);
+  const none = await runCli(["permissions"]);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /a role is required/);
+});

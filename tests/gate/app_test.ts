@@ -1,0 +1,174 @@
+import assert from "node:assert/strict";
+import { createGateApp } from "../../src/gate/app.ts";
+import { MemoryAuditLog } from "../../src/gate/audit.ts";
+import { ManualClock } from "../../src/clock.ts";
+import { loadConfig } from "../../src/cli/config.ts";
+import { HttpError } from "../../src/errors.ts";
+import { FakeTokens } from "./fake_tokens.ts";
+
+function setup() {
+  const clock = new ManualClock();
+  const tokens = new FakeTokens(clock);
+  const audit = new MemoryAuditLog();
+  const config = loadConfig({
+    flags: { project_id: "p", token_ttl_seconds: "1800" },
+    env: { HOME: "/h" },
+  });
+  const logs: string[] = [];
+  const app = createGateApp(
+    { config, clock, tokens, audit, startedAt: clock.now() - 5500 },
+    "main",
+    undefined,
+    (m) => logs.push(m),
+  );
+  const get = (path: string, init?: RequestInit) => app.request(`http://gate${path}`, init);
+  return { clock, tokens, audit, app, get, logs };
+}
+
+async function body(res: Response) {
+  assert.equal(res.headers.get("content-type"), "application/json");
+  return await res.json();
+}
+
+Deno.test("GET /health reports uptime", async () => {
+  const { get } = setup();
+  const res = await get("/health");
+  assert.equal(res.status, 200);
+  assert.deepEqual(await body(res), { status: "ok", uptime_seconds: 5 });
+});
+
+Deno.test("identity, project number and universe domain", async () => {
+  const { get } = setup();
+  assert.deepEqual(await body(await get("/identity")), { email: "engineer@example.com" });
+  assert.deepEqual(await body(await get("/project-number")), { project_number: "123456789012" });
+  assert.deepEqual(await body(await get("/universe-domain")), {
+    universe_domain: "googleapis.com",
+  });
+});
+
+Deno.test("dev /token: default scope and configured TTL; expires_in counts down", async () => {
+  const { get, tokens, clock, audit } = setup();
+  const res = await get("/token");
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("cache-control"), "no-store, no-transform");
+  assert.deepEqual(await body(res), {
+    access_token: "ya29.dev-1",
+    expires_in: 1800,
+    token_type: "Bearer",
+  });
+  assert.deepEqual(tokens.devCalls[0], {
+    scopes: ["https://www.googleapis.com/auth/cloud-platform"],
+    ttl: 1800,
+  });
+  const expiresAt = clock.now() + 1800_000;
+  tokens.devToken = () => Promise.resolve({ accessToken: "ya29.fixed", expiresAt });
+  clock.advance(1500);
+  assert.equal((await body(await get("/token"))).expires_in, 1798);
+  clock.advance(1800_000);
+  assert.equal((await body(await get("/token"))).expires_in, 0);
+  assert.deepEqual(audit.entries[0], {
+    endpoint: "/token",
+    level: "dev",
+    socket: "main",
+    scopes: ["https://www.googleapis.com/auth/cloud-platform"],
+    token_ttl_seconds: undefined,
+    result: "granted",
+  });
+  assert.ok(!JSON.stringify(audit.entries).includes("ya29"));
+});
+
+Deno.test("dev /token: scopes and token_ttl_seconds are passed through", async () => {
+  const { get, tokens } = setup();
+  await get("/token?scopes=a,b&token_ttl_seconds=600");
+  assert.deepEqual(tokens.devCalls[0], { scopes: ["a", "b"], ttl: 600 });
+});
+
+Deno.test("dev /token: bad token_ttl_seconds and scopes are 400 with gcp-authcalator's messages", async () => {
+  const { get, tokens } = setup();
+  const cases: [string, string][] = [
+    ["token_ttl_seconds=abc", "token_ttl_seconds must be an integer"],
+    ["token_ttl_seconds=1.5", "token_ttl_seconds must be an integer"],
+    ["token_ttl_seconds=", "token_ttl_seconds must be >= 60"],
+    ["token_ttl_seconds=59", "token_ttl_seconds must be >= 60"],
+    ["token_ttl_seconds=1801", "token_ttl_seconds (1801) exceeds configured maximum (1800)"],
+    ["scopes=a,,b", "scopes must be a comma-separated list of non-empty scopes without spaces"],
+    ["scopes=a%20b", "scopes must be a comma-separated list of non-empty scopes without spaces"],
+    [`scopes=${Array(51).fill("s").join(",")}`, "at most 50 scopes may be requested"],
+  ];
+  for (const [query, error] of cases) {
+    const res = await get(`/token?${query}`);
+    assert.equal(res.status, 400, query);
+    assert.deepEqual(await body(res), { error });
+  }
+  assert.equal(tokens.devCalls.length, 0);
+});
+
+Deno.test("dev /token failure: status, code and message pass through and are audited", async () => {
+  const { get, tokens, audit } = setup();
+  tokens.failWith = new HttpError(
+    500,
+    "ADC on host h need re-authentication",
+    "credentials_expired",
+  );
+  const res = await get("/token");
+  assert.equal(res.status, 500);
+  assert.deepEqual(await body(res), {
+    error: "ADC on host h need re-authentication",
+    code: "credentials_expired",
+  });
+  assert.equal(audit.entries[0].result, "error");
+  assert.equal(audit.entries[0].error, "ADC on host h need re-authentication");
+  const id = await get("/identity");
+  assert.equal(id.status, 500);
+  assert.equal((await body(id)).code, "credentials_expired");
+});
+
+Deno.test("an unexpected error is a generic 500 and is logged scrubbed", async () => {
+  const { get, tokens, logs } = setup();
+  tokens.identityEmail = () => Promise.reject(new Error("boom ya29.secret-token-value"));
+  const res = await get("/identity");
+  assert.equal(res.status, 500);
+  assert.deepEqual(await body(res), { error: "internal error" });
+  assert.equal(logs.length, 1);
+  assert.ok(!logs[0].includes("ya29.secret"), logs[0]);
+});
+
+Deno.test("/id-token requires an audience and a known format", async () => {
+  const { get } = setup();
+  assert.equal((await get("/id-token")).status, 400);
+  assert.deepEqual(await body(await get("/id-token?audience=")), {
+    error: "non-empty audience parameter required",
+  });
+  assert.deepEqual(await body(await get("/id-token?audience=x&format=weird")), {
+    error: "format must be standard or full",
+  });
+  assert.equal((await get(`/id-token?audience=${"a".repeat(2049)}`)).status, 400);
+  const ok = await body(await get("/id-token?audience=https://svc&format=full"));
+  assert.match(ok.id_token, /^eyJ/);
+  const claims = JSON.parse(atob(ok.id_token.split(".")[1]));
+  assert.deepEqual(claims, { aud: "https://svc", includeEmail: true });
+});
+
+Deno.test("non-GET is 405 everywhere but /session, even on unknown paths; unknown GET is 404", async () => {
+  const { get } = setup();
+  for (const path of ["/token", "/health", "/nope"]) {
+    for (const method of ["POST", "PUT", "DELETE", "PATCH"]) {
+      const res = await get(path, { method });
+      assert.equal(res.status, 405, `${method} ${path}`);
+      assert.deepEqual(await body(res), { error: "Method not allowed" });
+    }
+  }
+  const res = await get("/nope");
+  assert.equal(res.status, 404);
+  assert.deepEqual(await body(res), { error: "Not found" });
+  assert.equal((await get("/pending")).status, 404);
+  assert.equal((await get("/session", { method: "PUT" })).status, 405);
+});
+
+Deno.test("prod routes are absent without a prod layer", async () => {
+  const { get } = setup();
+  for (const path of ["/token?level=prod", "/token?session=abc", "/session?id=x"]) {
+    const res = await get(path);
+    assert.equal(res.status, 404, path);
+  }
+});
