@@ -3,6 +3,7 @@
  * build, `authcalator permissions <role>` and the start-up revocation all derive from it.
  */
 import type { Config } from "./cli/config.ts";
+import { kubeconfigPath } from "./kube/kubeconfig_path.ts";
 
 /** A Deno permission kind this project grants. */
 export type Kind = "read" | "write" | "net" | "env" | "sys" | "run";
@@ -137,17 +138,18 @@ const ROLES: Record<Role, (ctx: PermissionContext) => RoleGrants> = {
     net: [`unix:${ctx.config.admin_socket_path}`, "localhost"],
     env: CLIENT_ENV,
   }),
+  // kube-token reads no config: it asks GCE_METADATA_HOST, else 127.0.0.1:8173, whatever `port` says.
   "kube-token": (ctx) => ({
-    net: [ctx.metadataHost ?? `127.0.0.1:${ctx.config.port}`],
+    net: [ctx.metadataHost || "127.0.0.1:8173"],
     env: ["GCE_METADATA_HOST", "KUBERNETES_EXEC_INFO"],
   }),
   "kube-setup": (ctx) => {
-    const kubeconfig = ctx.kubeconfig?.split(":")[0] || `${ctx.home}/.kube/config`;
+    const kubeconfig = kubeconfigPath({ KUBECONFIG: ctx.kubeconfig, HOME: ctx.home });
     return {
       read: [dirOf(kubeconfig), kubeconfig],
       write: [dirOf(kubeconfig)],
-      // yaml reads LOG_TOKENS and LOG_STREAM.
-      env: ["KUBECONFIG", "HOME", "LOG_TOKENS", "LOG_STREAM"],
+      // yaml reads LOG_TOKENS and LOG_STREAM; GCE_METADATA_HOST pins the kube-token it writes.
+      env: ["KUBECONFIG", "HOME", "GCE_METADATA_HOST", "LOG_TOKENS", "LOG_STREAM"],
     };
   },
   "emulator": () => ({ read: true, write: true, net: ["127.0.0.1"], env: CLIENT_ENV }),
@@ -207,11 +209,31 @@ export function kindFlags(role: Role): string[] {
   return ["--no-prompt", ...kinds.map((k) => `--allow-${k}`)];
 }
 
-/** The deno.json permission set of `role`: each used kind granted whole. */
-export function permissionSet(role: Role): Record<string, boolean> | { all: true } {
-  const kinds = kindsOf(role);
-  if (kinds === "all") return { all: true };
-  return Object.fromEntries(kinds.map((k) => [k, true]));
+/**
+ * The deno.json permission set of `role`: a grant that does not depend on the user's paths is
+ * kept as its list; one that does is granted as the whole kind (deno.json cannot know the paths).
+ */
+export function permissionSet(role: Role): Record<string, boolean | string[]> | { all: true } {
+  const a = grantsFor(role, sampleContext());
+  if ("all" in a) return { all: true };
+  const other = sampleContext();
+  other.home = "/home/other";
+  other.runtimeDir = "/run/user/2000";
+  other.config.socket_path = "/run/user/2000/g.sock";
+  other.config.admin_socket_path = "/run/user/2000/a/admin.sock";
+  other.config.port = 9999;
+  other.config.config_path = "/etc/other.toml";
+  other.metadataHost = "127.0.0.1:9999";
+  other.kubeconfig = "/srv/kube/config";
+  const b = grantsFor(role, other) as Partial<Record<Kind, Grant>>;
+  const set: Record<string, boolean | string[]> = {};
+  for (const kind of KINDS) {
+    const grant = a[kind];
+    if (grant === undefined) continue;
+    const same = JSON.stringify(grant) === JSON.stringify(b[kind]);
+    set[kind] = grant === true || !same ? true : grant;
+  }
+  return set;
 }
 
 /**
