@@ -202,11 +202,16 @@ export function denoFlags(role: Role, ctx: PermissionContext): string[] {
   return flags;
 }
 
-/** The coarse `--allow-<kind>` flags of `role`, for builds that cannot know the user's paths. */
+/** The `--allow-*` flags of `role` for builds that cannot know the user's paths (deno.json's set). */
 export function kindFlags(role: Role): string[] {
-  const kinds = kindsOf(role);
-  if (kinds === "all") return ["--allow-all"];
-  return ["--no-prompt", ...kinds.map((k) => `--allow-${k}`)];
+  const set = permissionSet(role);
+  if ("all" in set) return ["--allow-all"];
+  return [
+    "--no-prompt",
+    ...Object.entries(set).map(([kind, grant]) =>
+      grant === true ? `--allow-${kind}` : `--allow-${kind}=${(grant as string[]).join(",")}`
+    ),
+  ];
 }
 
 /**
