@@ -152,7 +152,9 @@ const ROLES: Record<Role, (ctx: PermissionContext) => RoleGrants> = {
       env: ["KUBECONFIG", "HOME", "GCE_METADATA_HOST", "LOG_TOKENS", "LOG_STREAM"],
     };
   },
-  "emulator": () => ({ read: true, write: true, net: ["127.0.0.1"], env: CLIENT_ENV }),
+  // Loopback listener; write only for --write-adc (its path is a flag, unknown here). It reads
+  // no files and no environment.
+  "emulator": () => ({ write: true, net: ["127.0.0.1"] }),
   "permissions": (ctx) => ({ read: configFile(ctx), env: true }),
   "version": () => ({}),
 };
