@@ -9,6 +9,7 @@ import { commandHelp, toolHelp } from "./cli/help.ts";
 import { messageOf, UsageError } from "./errors.ts";
 import { COMMAND_ROLES, revokeUnusedKinds } from "./permissions.ts";
 import { VERSION } from "./version.ts";
+import { CONFIG_KEYS, envName } from "./cli/config_keys.ts";
 
 /** Exit code for usage and configuration errors. */
 export const EXIT_USAGE = 2;
@@ -40,9 +41,7 @@ export async function main(argv: string[]): Promise<number> {
       console.log(commandHelp(spec));
       return 0;
     }
-    const env = Deno.permissions.querySync({ name: "env" }).state === "granted"
-      ? Deno.env.toObject()
-      : {};
+    const env = readableEnv();
     let config;
     if (spec.loadsConfig) {
       const { loadConfig } = await import("./cli/config.ts");
@@ -64,6 +63,30 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`${spec.name}: ${messageOf(err)}`);
     return 1;
   }
+}
+
+/** Variables a role may be granted one by one (when it holds no blanket env permission). */
+const KNOWN_ENV = [
+  ...CONFIG_KEYS.filter((k) => k.env).map((k) => envName(k.key)),
+  "GCP_AUTHCALATOR_TLS_BUNDLE_B64",
+  "GCP_AUTHCALATOR_PROD_SESSION",
+  "HOME",
+  "XDG_RUNTIME_DIR",
+  "GCE_METADATA_HOST",
+  "KUBERNETES_EXEC_INFO",
+  "KUBECONFIG",
+];
+
+/** The environment this role may see: all of it, or the granted subset of the known variables. */
+function readableEnv(): Record<string, string> {
+  if (Deno.permissions.querySync({ name: "env" }).state === "granted") return Deno.env.toObject();
+  const env: Record<string, string> = {};
+  for (const variable of KNOWN_ENV) {
+    if (Deno.permissions.querySync({ name: "env", variable }).state !== "granted") continue;
+    const value = Deno.env.get(variable);
+    if (value !== undefined) env[variable] = value;
+  }
+  return env;
 }
 
 if (import.meta.main) {

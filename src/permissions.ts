@@ -127,7 +127,12 @@ const ROLES: Record<Role, (ctx: PermissionContext) => RoleGrants> = {
   "metadata-proxy": (ctx) => ({
     read: [...configFile(ctx), ctx.config.socket_path],
     write: [ctx.config.socket_path],
-    net: [`127.0.0.1:${ctx.config.port}`, `unix:${ctx.config.socket_path}`, "localhost"],
+    // Port 0 binds whatever port is free, so only the host can be pinned.
+    net: [
+      ctx.config.port === 0 ? "127.0.0.1" : `127.0.0.1:${ctx.config.port}`,
+      `unix:${ctx.config.socket_path}`,
+      "localhost",
+    ],
     env: CLIENT_ENV,
   }),
   // with-prod runs an arbitrary command and must read /proc, which Deno grants only with -A.

@@ -265,7 +265,8 @@ function applyDefaults(
 }
 
 const RANGES: Record<string, [number, number]> = {
-  port: [1, 65535],
+  // 0 asks the system for a free port (tests, several proxies on one machine).
+  port: [0, 65535],
   gate_tls_port: [1, 65535],
   token_ttl_seconds: [60, 43200],
   pam_grant_ttl_seconds: [301, 43200],

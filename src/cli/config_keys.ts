@@ -45,7 +45,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     short: "p",
     env: true,
     arg: "port",
-    help: "metadata proxy port (8173)",
+    help: "metadata proxy port (8173; 0 = any free port)",
   },
   {
     key: "gate_tls_port",

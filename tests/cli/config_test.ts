@@ -118,7 +118,7 @@ Deno.test("a missing or unreadable config file is a clear error", () => {
 
 Deno.test("ranges are enforced for every numeric key", () => {
   const cases: [string, string, RegExp][] = [
-    ["port", "0", /port: must be between 1 and 65535, got 0/],
+    ["port", "-0", /port: must be a whole number/],
     ["port", "65536", /port: must be between 1 and 65535/],
     ["token_ttl_seconds", "59", /token_ttl_seconds: must be between 60 and 43200/],
     ["token_ttl_seconds", "43201", /token_ttl_seconds: must be between 60 and 43200/],

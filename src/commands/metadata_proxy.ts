@@ -1,0 +1,128 @@
+/**
+ * `authcalator metadata-proxy`: the container-side GCE metadata server, backed by the gate's
+ * Unix socket.
+ * @module
+ */
+import type { Invocation } from "../cli/commands.ts";
+import { UsageError } from "../errors.ts";
+import { withDeadline } from "../http/deadline_fetch.ts";
+import { createMetadataApp } from "../metadata/app.ts";
+import { GateClient } from "../metadata/gate_client.ts";
+import { hostAllowed, hostForUrl, isLoopback } from "../metadata/host_check.ts";
+import { MetadataStore } from "../metadata/store.ts";
+import { defaultInstance } from "../metadata/vm_tree.ts";
+
+/** How long shutdown waits for in-flight requests before exiting anyway. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
+/** The listen address: `--bind`, else 127.0.0.1; only IP literals (or `localhost`). */
+export function bindAddress(flag: unknown): string {
+  if (flag === undefined) return "127.0.0.1";
+  const value = String(flag).trim();
+  if (value === "localhost") return "127.0.0.1";
+  const bare = value.replace(/^\[(.*)\]$/, "$1");
+  const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(bare);
+  if (ipv4 && ipv4.slice(1).every((n) => Number(n) <= 255)) return bare;
+  if (/^[0-9a-f:]+$/i.test(bare) && bare.includes(":")) return bare;
+  throw new UsageError(`--bind must be an IP address, got ${JSON.stringify(value)}`);
+}
+
+/** Checks that the gate socket exists and is a socket, with advice when it is not. */
+async function checkSocket(path: string): Promise<void> {
+  const advice =
+    "start `authcalator gate` on the host and mount its socket into the container at that path " +
+    "(socket_path, --socket-path or GCP_AUTHCALATOR_SOCKET_PATH)";
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new Error(`the gate socket ${path} does not exist: ${advice}`);
+    }
+    throw new Error(`cannot inspect the gate socket ${path} (${(err as Error).name}): ${advice}`);
+  }
+  if (!info.isSocket) throw new Error(`${path} exists but is not a socket: ${advice}`);
+}
+
+/** Runs the proxy until SIGINT or SIGTERM. */
+export async function run(invocation: Invocation): Promise<number> {
+  const config = invocation.config!;
+  if (!config.project_id) {
+    throw new UsageError(
+      "metadata-proxy needs project_id (--project-id, GCP_AUTHCALATOR_PROJECT_ID or project_id in the config file)",
+    );
+  }
+  if (config.gate_url !== undefined) {
+    throw new UsageError(
+      "gate_url (a TCP + mTLS gate) is not supported by this release; mount the gate's Unix socket and set socket_path instead",
+    );
+  }
+  const bind = bindAddress(invocation.flags.bind);
+  if (!isLoopback(bind)) {
+    console.error(
+      `metadata-proxy: warning: listening on ${bind}, not loopback: anything that can reach it gets tokens`,
+    );
+  }
+
+  await checkSocket(config.socket_path);
+  const gate = new GateClient({ socketPath: config.socket_path });
+  try {
+    await gate.health();
+  } catch (err) {
+    gate.close();
+    throw new Error(
+      `the gate at ${config.socket_path} did not pass its health check: ${(err as Error).message}`,
+    );
+  }
+
+  const store = new MetadataStore({
+    projectId: config.project_id,
+    serviceAccountEmail: config.service_account,
+    scopes: config.scopes,
+    instance: defaultInstance(config.project_id),
+    projectAttributes: {},
+  });
+  const stop = new AbortController();
+  let port = config.port;
+  const { app } = createMetadataApp({
+    backend: gate,
+    store,
+    hostAllowed: (host) => hostAllowed(host, bind, port),
+    stop: stop.signal,
+    log: (line) => console.error(`metadata-proxy: ${line}`),
+  });
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({ hostname: bind, port, onListen() {} }, app.fetch);
+  } catch (err) {
+    gate.close();
+    throw err;
+  }
+  port = server.addr.port;
+  console.log(`metadata-proxy listening on http://${hostForUrl(bind)}:${port}`);
+
+  await waitForSignal();
+  stop.abort();
+  try {
+    await withDeadline(server.shutdown(), SHUTDOWN_GRACE_MS, "finishing in-flight requests");
+  } catch {
+    // Exit anyway: a stuck client must not keep the proxy alive after a signal.
+  }
+  gate.close();
+  return 0;
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function waitForSignal(): Promise<Deno.Signal> {
+  return new Promise((resolve) => {
+    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+    const handlers = signals.map((signal) => {
+      const handler = () => {
+        signals.forEach((s, i) => Deno.removeSignalListener(s, handlers[i]));
+        resolve(signal);
+      };
+      Deno.addSignalListener(signal, handler);
+      return handler;
+    });
+  });
+}
