@@ -3,8 +3,8 @@ import type { Invocation } from "../cli/commands.ts";
 import { runtimeDir } from "../cli/config.ts";
 import { systemClock } from "../clock.ts";
 import { resolveEndpoints } from "../google/endpoints.ts";
-import { Hono } from "hono";
-import { createGateApp, json } from "../gate/app.ts";
+import { createGateApp } from "../gate/app.ts";
+import { createProdLayer, systemProdOptions } from "../gate/prod.ts";
 import { FileAuditLog } from "../gate/audit.ts";
 import { checkGateConfig } from "../gate/gate_config.ts";
 import { GoogleTokenService } from "../gate/google_tokens.ts";
@@ -47,6 +47,8 @@ export async function run(invocation: Invocation): Promise<number> {
     startedAt: clock.now(),
   };
 
+  const prod = createProdLayer(deps, systemProdOptions(env));
+
   const previousUmask = Deno.umask(0o077);
   const servers: UnixServer[] = [];
   try {
@@ -57,10 +59,9 @@ export async function run(invocation: Invocation): Promise<number> {
       socket_path: config.socket_path,
       admin_socket_path: config.admin_socket_path,
     });
-    const main = createGateApp(deps, "main");
+    const main = createGateApp(deps, "main", prod.handlers("main"));
     servers.push(await serveUnix(config.socket_path, MAIN_SOCKET_MODE, main.fetch));
-    const admin = createAdminFallback(deps);
-    servers.push(await serveUnix(config.admin_socket_path, ADMIN_SOCKET_MODE, admin.fetch));
+    servers.push(await serveUnix(config.admin_socket_path, ADMIN_SOCKET_MODE, prod.adminApp.fetch));
   } catch (err) {
     await Promise.all(servers.map((s) => s.close(0)));
     Deno.umask(previousUmask);
@@ -77,23 +78,10 @@ export async function run(invocation: Invocation): Promise<number> {
 
   await waitForSignal();
   console.error("gate: shutting down");
+  // Deny queued approvals and revoke sessions while clients can still be answered, then close.
+  await prod.shutdown();
   await Promise.all(servers.map((s) => s.close()));
   return 0;
-}
-
-/** Until the prod layer is wired, the admin socket answers only its health check. */
-function createAdminFallback(deps: GateDeps): Hono {
-  const app = new Hono();
-  app.get(
-    "/health",
-    (c) =>
-      json(c, {
-        status: "ok",
-        uptime_seconds: Math.floor((deps.clock.now() - deps.startedAt) / 1000),
-      }),
-  );
-  app.notFound((c) => json(c, { error: "Not found" }, 404));
-  return app;
 }
 
 function summary(invocation: Invocation, google: string): string {

@@ -32,6 +32,7 @@ import {
   type ServiceAccountKeyFile,
 } from "./credentials.ts";
 import { Faults } from "./faults.ts";
+import { randomToken } from "./random.ts";
 import { type EmulatorOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { RequestLog, type RequestLogEntry } from "./request_log.ts";
 import { ServiceAccountKeys } from "./service_account_keys.ts";
@@ -74,6 +75,11 @@ export interface Emulator extends AsyncDisposable {
   readonly faults: Faults;
   /** The engineer's authorized_user ADC JSON. */
   authorizedUserAdc(): AuthorizedUserAdc;
+  /**
+   * What `gcloud auth application-default login` does: a new refresh token (the old one stops
+   * working), reauth faults cleared; returns the new ADC JSON.
+   */
+  loginAgain(): AuthorizedUserAdc;
   /** A service-account key JSON with a fresh RSA key the emulator trusts. */
   serviceAccountKey(email: string): Promise<ServiceAccountKeyFile>;
   /** An impersonated_service_account ADC JSON with the engineer as source credential. */
@@ -144,6 +150,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     options: resolved,
     faults: state.faults,
     authorizedUserAdc: () => authorizedUserAdc(state),
+    loginAgain: () => {
+      resolved.engineer.refreshToken = `1//${randomToken(72)}`;
+      state.faults.clear();
+      return authorizedUserAdc(state);
+    },
     serviceAccountKey: (email) => serviceAccountKey(state, email),
     impersonatedAdc: (target, delegates) => impersonatedAdc(state, target, delegates),
     issueAccessToken(principal, opts = {}) {

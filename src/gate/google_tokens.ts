@@ -45,7 +45,7 @@ export class GoogleTokenService implements GateTokenService {
   #projectNumber?: Promise<string>;
 
   constructor(options: GoogleTokenServiceOptions) {
-    this.#options = { timeoutMs: 30_000, ...options };
+    this.#options = { ...options, timeoutMs: options.timeoutMs ?? 30_000 };
     this.#devCache = new TokenCache(options.clock);
   }
 
@@ -101,12 +101,21 @@ export class GoogleTokenService implements GateTokenService {
     this.#email = undefined;
   }
 
-  /** Runs a Google call; maps failures, and on `credentials_expired` forgets every credential. */
-  async #google<T>(what: string, call: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a Google call; maps failures, and on `credentials_expired` forgets every credential.
+   * A 401 means Google no longer accepts the cached ADC access token (revoked, or a new login
+   * elsewhere): the source is rebuilt and the call tried once more, which either heals or ends in
+   * the refresh failure that names the real cause.
+   */
+  async #google<T>(what: string, call: () => Promise<T>, retried = false): Promise<T> {
     const generation = this.#generation;
     try {
       return await withDeadline(call(), this.#options.timeoutMs, what);
     } catch (err) {
+      if (!retried && isUnauthenticated(err)) {
+        if (generation === this.#generation) this.#source = undefined;
+        return await this.#google(what, call, true);
+      }
       if (needsReauth(err) && generation === this.#generation) {
         this.#resetCaches();
         this.#source = undefined;
@@ -230,6 +239,13 @@ export class GoogleTokenService implements GateTokenService {
       throw googleFailure(err, this.#options.hostname, "reading the universe domain");
     }
   }
+}
+
+/** Whether Google refused the credential itself (HTTP 401 / UNAUTHENTICATED). */
+function isUnauthenticated(err: unknown): boolean {
+  const status = (err as { status?: number; response?: { status?: number } })?.response?.status ??
+    (err as { status?: number })?.status;
+  return status === 401 || /\bUNAUTHENTICATED\b/.test(String((err as Error)?.message));
 }
 
 function parseJson(text: string): Record<string, unknown> | undefined {
