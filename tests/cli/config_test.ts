@@ -119,7 +119,7 @@ Deno.test("a missing or unreadable config file is a clear error", () => {
 Deno.test("ranges are enforced for every numeric key", () => {
   const cases: [string, string, RegExp][] = [
     ["port", "-0", /port: must be a whole number/],
-    ["port", "65536", /port: must be between 1 and 65535/],
+    ["port", "65536", /port: must be between 0 and 65535, got 65536/],
     ["token_ttl_seconds", "59", /token_ttl_seconds: must be between 60 and 43200/],
     ["token_ttl_seconds", "43201", /token_ttl_seconds: must be between 60 and 43200/],
     ["session_ttl_seconds", "299", /session_ttl_seconds: must be between 300 and 86400/],
@@ -211,7 +211,7 @@ Deno.test("Google API bases: https anywhere, http only on loopback", () => {
 
 Deno.test("all problems are reported together", () => {
   assert.throws(
-    () => load({ flags: { port: "0", token_ttl_seconds: "5" } }),
+    () => load({ flags: { port: "65536", token_ttl_seconds: "5" } }),
     (err: Error) => /port:/.test(err.message) && /token_ttl_seconds:/.test(err.message),
   );
 });

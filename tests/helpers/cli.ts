@@ -71,6 +71,8 @@ export interface RunningProcess {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** Sends a signal and waits for exit; returns the exit status. */
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+  /** Waits (bounded) for the process to exit by itself; kills it and fails after `timeoutMs`. */
+  exited(timeoutMs?: number): Promise<Deno.CommandStatus>;
 }
 
 /** Starts `authcalator <args>` in the background, collecting its output. */
@@ -129,6 +131,18 @@ export function watchProcess(child: Deno.ChildProcess): RunningProcess {
         waiters.add(check);
         check();
       });
+    },
+    async exited(timeoutMs = 20_000) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), timeoutMs)));
+      const first = await Promise.race([status, late]);
+      clearTimeout(timer);
+      if (first === "late") {
+        await this.stop("SIGKILL");
+        throw new Error(`process did not exit within ${timeoutMs} ms:\n${text}`);
+      }
+      await pumps;
+      return first;
     },
     async stop(signal: Deno.Signal = "SIGTERM") {
       if (!exited) {

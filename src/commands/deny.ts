@@ -1,0 +1,37 @@
+/**
+ * `authcalator deny <id>`: denies a queued prod request. No confirmation: denying is always safe.
+ * @module
+ */
+import type { Invocation } from "../cli/commands.ts";
+import {
+  type AdminCall,
+  AdminError,
+  answerError,
+  checkId,
+  type CliIO,
+  processIO,
+  withAdmin,
+} from "./pending.ts";
+
+/** Denies one request. */
+export async function denyCommand(
+  call: AdminCall,
+  rawId: string | undefined,
+  io: CliIO,
+): Promise<number> {
+  const id = checkId(rawId);
+  const answer = await call("POST", `/pending/${id}/deny`);
+  if (answer.status === 404) throw new AdminError(`request ${id} not found (may have expired)`);
+  if (answer.status !== 200) throw new AdminError(answerError(answer));
+  io.out(`Denied request ${id}.`);
+  return 0;
+}
+
+/** `authcalator deny <id>`. */
+export function run(invocation: Invocation): Promise<number> {
+  const id = invocation.positionals[0];
+  return withAdmin(invocation, processIO, async (call) => {
+    checkId(id);
+    return await denyCommand(call, id, processIO);
+  });
+}

@@ -1,0 +1,210 @@
+/**
+ * `authcalator pending [id]`: lists the prod requests waiting for approval on the admin socket, or
+ * shows one in full. Also the admin-socket client and the request printer that `approve` and
+ * `deny` share.
+ * @module
+ */
+import type { Invocation } from "../cli/commands.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { argumentCount, sanitizeText } from "../gate/command_display.ts";
+import { PENDING_ID, type PendingRequestJson } from "../gate/pending.ts";
+import { DeadlineError, fetchWithDeadline } from "../http/deadline_fetch.ts";
+
+/** Every admin request's whole-response deadline. */
+export const ADMIN_TIMEOUT_MS = 5_000;
+
+/** A failure the CLI prints as `error: <message>` and exits 1 on. */
+export class AdminError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AdminError";
+  }
+}
+
+/** An answer from the admin socket. */
+export interface AdminAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** Talks to the gate's admin socket. */
+export type AdminCall = (method: "GET" | "POST", path: string) => Promise<AdminAnswer>;
+
+/** The real client: a Unix-socket HTTP client, 5 s per request, body included. */
+export function unixAdminCall(socketPath: string): AdminCall & { close(): void } {
+  const client = Deno.createHttpClient({ proxy: { transport: "unix", path: socketPath } });
+  const call = async (method: "GET" | "POST", path: string): Promise<AdminAnswer> => {
+    let res;
+    try {
+      res = await fetchWithDeadline(`http://localhost${path}`, {
+        method,
+        client,
+        timeoutMs: ADMIN_TIMEOUT_MS,
+        what: "talking to the admin socket",
+      });
+    } catch (err) {
+      if (err instanceof DeadlineError) {
+        throw new AdminError(
+          `admin socket not responding (timed out after ${ADMIN_TIMEOUT_MS / 1000}s)`,
+        );
+      }
+      throw new AdminError(
+        `could not connect to the admin socket at ${socketPath} (${connectDetail(err)})\n` +
+          "hint: is 'authcalator gate' running on this host? The admin socket exists only on " +
+          "the host, never inside a container; pass --admin-socket-path if it is elsewhere.",
+      );
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(res.text);
+    } catch {
+      body = {};
+    }
+    const record = typeof body === "object" && body !== null && !Array.isArray(body)
+      ? body as Record<string, unknown>
+      : {};
+    return { status: res.status, body: record };
+  };
+  return Object.assign(call, { close: () => client.close() });
+}
+
+function connectDetail(err: unknown): string {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const m = /([A-Za-z][A-Za-z ]*[a-z]) \(os error \d+\)/.exec(e.message);
+    if (m) return m[1].toLowerCase();
+    if (e instanceof Deno.errors.NotCapable) return "not permitted";
+  }
+  return "connection failed";
+}
+
+/** Refuses a malformed id before anything is sent. */
+export function checkId(id: string | undefined): string {
+  if (id === undefined || !PENDING_ID.test(id)) {
+    throw new AdminError(
+      "invalid pending request ID (expected exactly 32 lowercase hex characters)",
+    );
+  }
+  return id;
+}
+
+/** The `error` of a non-2xx answer, or a generic one. */
+export function answerError(answer: AdminAnswer): string {
+  const error = answer.body.error;
+  return typeof error === "string"
+    ? sanitizeText(error)
+    : `admin socket returned HTTP ${answer.status}`;
+}
+
+/** Fetches one queued request; a 404 says which kind of "not there" it is. */
+export async function fetchRequest(call: AdminCall, id: string): Promise<PendingRequestJson> {
+  const answer = await call("GET", `/pending/${id}`);
+  if (answer.status === 404) {
+    if (answer.body.error === "Not found") {
+      throw new AdminError(
+        "this gate does not serve GET /pending/<id>; the running daemon predates this " +
+          "subcommand — restart it",
+      );
+    }
+    throw new AdminError(
+      `no queued request ${id}: it may have already been approved or denied, expired, or never ` +
+        "been queued at all — the gate only queues a request when it has no desktop dialog or " +
+        "terminal prompt available",
+    );
+  }
+  if (answer.status !== 200) throw new AdminError(answerError(answer));
+  return answer.body as unknown as PendingRequestJson;
+}
+
+/** Seconds left before `expiresAt`, floored, never negative. */
+export function secondsLeft(request: PendingRequestJson, clock: Clock): number {
+  const expires = Date.parse(request.expiresAt);
+  return Number.isFinite(expires) ? Math.max(0, Math.floor((expires - clock.now()) / 1000)) : 0;
+}
+
+/**
+ * Renders a request for the operator's terminal. Every string is sanitised again here: the gate
+ * already did, but this is what reaches a terminal, so it does not trust the wire.
+ */
+export function renderRequest(request: PendingRequestJson, clock: Clock): string {
+  const s = (v: unknown) => sanitizeText(String(v ?? ""));
+  const out = [
+    `Request:  ${s(request.id)}`,
+    `Email:    ${s(request.email)}`,
+  ];
+  if (request.pamPolicy) out.push(`PAM:      ${s(request.pamPolicy)}`);
+  out.push(`Expires:  ${s(request.expiresAt)} (${secondsLeft(request, clock)}s left)`);
+  const command = request.command;
+  if (!command || !Array.isArray(command.lines)) {
+    out.push("Command:  (none reported)");
+  } else {
+    out.push(`Command:  ${argumentCount(Number(command.totalArgs) || command.lines.length)}`);
+    for (const line of command.lines) out.push(s(line));
+  }
+  return out.join("\n");
+}
+
+/** What a CLI run prints to and reads from (injected by tests). */
+export interface CliIO {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** The process's stdout and stderr. */
+export const processIO: CliIO = {
+  out: (text) => console.log(text),
+  err: (text) => console.error(text),
+};
+
+/** Runs `body` with an admin client on the configured socket; AdminError → `error: …`, exit 1. */
+export async function withAdmin(
+  invocation: Invocation,
+  io: CliIO,
+  body: (call: AdminCall) => Promise<number>,
+): Promise<number> {
+  let call: (AdminCall & { close(): void }) | undefined;
+  try {
+    call = unixAdminCall(invocation.config!.admin_socket_path);
+    return await body(call);
+  } catch (err) {
+    if (err instanceof AdminError) {
+      io.err(`error: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    call?.close();
+  }
+}
+
+/** Lists every pending request, or shows one. */
+export async function pendingCommand(
+  call: AdminCall,
+  id: string | undefined,
+  io: CliIO,
+  clock: Clock,
+): Promise<number> {
+  if (id !== undefined) {
+    io.out(renderRequest(await fetchRequest(call, checkId(id)), clock));
+    return 0;
+  }
+  const answer = await call("GET", "/pending");
+  if (answer.status !== 200) throw new AdminError(answerError(answer));
+  const list = Array.isArray(answer.body.pending)
+    ? answer.body.pending as PendingRequestJson[]
+    : [];
+  if (list.length === 0) {
+    io.out("No pending requests.");
+    return 0;
+  }
+  io.out(list.map((r) => renderRequest(r, clock)).join("\n\n"));
+  return 0;
+}
+
+/** `authcalator pending [id]`. */
+export function run(invocation: Invocation): Promise<number> {
+  const id = invocation.positionals[0];
+  return withAdmin(invocation, processIO, async (call) => {
+    if (id !== undefined) checkId(id);
+    return await pendingCommand(call, id, processIO, systemClock);
+  });
+}

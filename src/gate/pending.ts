@@ -1,0 +1,187 @@
+/**
+ * The pending queue: the last link of the confirmation chain when the gate has no dialog and no
+ * terminal. A request waits up to 120 s for `authcalator approve` / `deny` on the admin socket and
+ * is denied when that time passes, when its client goes away, or when the gate shuts down.
+ * @module
+ */
+import type { Clock } from "../clock.ts";
+import { HttpError } from "../errors.ts";
+import { type CommandDisplay, sanitizeText } from "./command_display.ts";
+import type { Timers } from "./confirm/timers.ts";
+
+/** How long a queued request waits for a human. */
+export const PENDING_TTL_MS = 120_000;
+
+/** A pending id: 16 random bytes as 32 lowercase hex characters. */
+export const PENDING_ID = /^[0-9a-f]{32}$/;
+
+/** What a queued request ended with. */
+export type PendingOutcome = "approved" | "denied" | "expired" | "cancelled" | "shutdown";
+
+/** What the queue shows about a request (the admin API's `PendingRequest`). */
+export interface PendingRequestJson {
+  id: string;
+  email: string;
+  command?: CommandDisplay;
+  pamPolicy?: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
+/** What is queued. */
+export interface PendingInput {
+  email: string;
+  command?: CommandDisplay;
+  pamPolicy?: string;
+  /** The client's `X-Pending-Id`, so it can tell the user which id to approve. */
+  id?: string;
+  /** Aborts when the client goes away: the request leaves the queue as `cancelled`. */
+  signal?: AbortSignal;
+}
+
+interface Entry {
+  json: PendingRequestJson;
+  expiresAt: number;
+  settle(outcome: PendingOutcome): void;
+}
+
+/** Options of {@link PendingQueue}. */
+export interface PendingQueueOptions {
+  clock: Clock;
+  timers: Timers;
+  /** Where the "pending approval" notice goes (the gate's stderr). */
+  log: (line: string) => void;
+  ttlMs?: number;
+}
+
+/** A fresh random pending id. */
+export function newPendingId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The queue of requests waiting for `authcalator approve`. */
+export class PendingQueue {
+  readonly #entries = new Map<string, Entry>();
+  readonly #clock: Clock;
+  readonly #timers: Timers;
+  readonly #log: (line: string) => void;
+  readonly #ttlMs: number;
+
+  constructor(options: PendingQueueOptions) {
+    this.#clock = options.clock;
+    this.#timers = options.timers;
+    this.#log = options.log;
+    this.#ttlMs = options.ttlMs ?? PENDING_TTL_MS;
+  }
+
+  /**
+   * Queues a request and returns its id and the human's decision. A malformed client id is a 400,
+   * an id already queued a 409 (both before anything is queued).
+   */
+  enqueue(input: PendingInput): { id: string; outcome: Promise<PendingOutcome> } {
+    const id = input.id ?? newPendingId();
+    if (!PENDING_ID.test(id)) {
+      throw new HttpError(400, "X-Pending-Id must be exactly 32 lowercase hex characters");
+    }
+    this.#prune();
+    if (this.#entries.has(id)) throw new HttpError(409, "X-Pending-Id is already queued");
+    const now = this.#clock.now();
+    const expiresAt = now + this.#ttlMs;
+    const email = sanitizeText(input.email);
+    const pamPolicy = input.pamPolicy === undefined ? undefined : sanitizeText(input.pamPolicy);
+    const json: PendingRequestJson = {
+      id,
+      email,
+      ...(input.command ? { command: input.command } : {}),
+      ...(pamPolicy ? { pamPolicy } : {}),
+      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(expiresAt).toISOString(),
+    };
+    let resolve!: (outcome: PendingOutcome) => void;
+    const outcome = new Promise<PendingOutcome>((r) => resolve = r);
+    const onAbort = () => entry.settle("cancelled");
+    const cancelTimer = this.#timers.setTimeout(() => entry.settle("expired"), this.#ttlMs);
+    const entry: Entry = {
+      json,
+      expiresAt,
+      settle: (result) => {
+        if (this.#entries.get(id) !== entry) return;
+        this.#entries.delete(id);
+        cancelTimer();
+        input.signal?.removeEventListener("abort", onAbort);
+        if (result !== "approved" && result !== "denied") {
+          this.#log(`gate: pending request ${id} ${result}; prod access denied`);
+        }
+        resolve(result);
+      },
+    };
+    this.#entries.set(id, entry);
+    if (input.signal?.aborted) {
+      entry.settle("cancelled");
+      return { id, outcome };
+    }
+    input.signal?.addEventListener("abort", onAbort, { once: true });
+    const summary = input.command ? ` (${input.command.summary})` : "";
+    const pam = pamPolicy ? ` [PAM: ${pamPolicy}]` : "";
+    this.#log(
+      `gate: pending approval ${id} — ${email}${summary}${pam} — expires in ${
+        Math.round(this.#ttlMs / 1000)
+      }s`,
+    );
+    this.#log(
+      `gate: run 'authcalator pending ${id}' to see the full command, ` +
+        `'authcalator approve ${id}' to approve, or 'authcalator deny ${id}' to deny`,
+    );
+    return { id, outcome };
+  }
+
+  /** Approves a queued request; false when it is unknown or expired. */
+  approve(id: string): boolean {
+    return this.#decide(id, "approved");
+  }
+
+  /** Denies a queued request; false when it is unknown or expired. */
+  deny(id: string): boolean {
+    return this.#decide(id, "denied");
+  }
+
+  /** One queued request, if it is still waiting. */
+  get(id: string): PendingRequestJson | undefined {
+    this.#prune();
+    return this.#entries.get(id)?.json;
+  }
+
+  /** Every request still waiting, oldest first. */
+  list(): PendingRequestJson[] {
+    this.#prune();
+    return [...this.#entries.values()].map((e) => e.json);
+  }
+
+  /** Denies everything (gate shutdown). */
+  denyAll(): void {
+    for (const entry of [...this.#entries.values()]) entry.settle("shutdown");
+  }
+
+  /** How many requests wait. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  #decide(id: string, outcome: "approved" | "denied"): boolean {
+    this.#prune();
+    const entry = this.#entries.get(id);
+    if (!entry) return false;
+    entry.settle(outcome);
+    return true;
+  }
+
+  // Expiry is also checked against the clock, so a late timer can never let an expired request
+  // be approved.
+  #prune(): void {
+    const now = this.#clock.now();
+    for (const entry of [...this.#entries.values()]) {
+      if (entry.expiresAt <= now) entry.settle("expired");
+    }
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * The gate's prod layer: `/token?level=prod`, `/session` and `/token?session=` behind a human's
+ * informed approval, with the rate limiter, the pending queue and the session table; plus the
+ * admin app that approves queued requests. The lead's gate app dispatches to {@link ProdHandlers}.
+ * @module
+ */
+import type { Context, Hono } from "hono";
+import { HttpError } from "../errors.ts";
+import { secondsUntil } from "../token_cache.ts";
+import { createAdminApp } from "./admin_app.ts";
+import { json, type ProdHandlers } from "./app.ts";
+import { type AuditEntry, sessionRef } from "./audit.ts";
+import {
+  type CommandDisplay,
+  describeCommand,
+  parseWrappedCommand,
+  sanitizeText,
+  truncate,
+} from "./command_display.ts";
+import { type ConfirmDeps, confirmProdAccess } from "./confirm/chain.ts";
+import { commandDialogRunner, type DialogRunner } from "./confirm/dialog_runner.ts";
+import { processTerminal, type TerminalIO } from "./confirm/terminal.ts";
+import { realTimers, type Timers } from "./confirm/timers.ts";
+import { PENDING_ID, PendingQueue } from "./pending.ts";
+import { RateLimiter } from "./rate_limit.ts";
+import { parseScopes, parseTtl } from "./request_params.ts";
+import { SessionStore } from "./sessions.ts";
+import type { GateDeps, ListenerName } from "./types.ts";
+
+export type { ProdHandlers };
+
+/** The confirmation pieces the prod layer is built with (tests inject fakes). */
+export interface ProdLayerOptions {
+  /** `Deno.build.os`. */
+  platform: string;
+  /** The gate's environment (DISPLAY / WAYLAND_DISPLAY decide whether zenity is tried). */
+  env: Record<string, string | undefined>;
+  runDialog: DialogRunner;
+  /** The gate's terminal, only when it has one. */
+  terminal?: TerminalIO;
+  timers: Timers;
+  /** The gate's log (stderr); never given a token or a session id. */
+  log: (line: string) => void;
+}
+
+/** What the lead's gate wires: per-listener handlers, the admin app and shutdown. */
+export interface ProdLayer {
+  handlers(listener: ListenerName): ProdHandlers;
+  adminApp: Hono;
+  /** Denies every queued request, ends every open dialog or prompt, revokes every session. */
+  shutdown(): Promise<void>;
+}
+
+/** The code a session route answers on the operator socket. */
+export const SESSION_NOT_PERMITTED = "session_not_permitted_on_operator_socket";
+
+// Environment a dialog may see: what a desktop program needs to reach the display, nothing else.
+const DIALOG_ENV =
+  /^(PATH|HOME|USER|LOGNAME|LANG|LANGUAGE|LC_[A-Z]+|DISPLAY|WAYLAND_DISPLAY|XAUTHORITY|XDG_[A-Z_]+|DBUS_SESSION_BUS_ADDRESS|GTK_[A-Z_]+|GDK_[A-Z_]+|TMPDIR)$/;
+
+/** The dialog's environment: an allow-list of the gate's, so no credential variable reaches it. */
+export function dialogEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && DIALOG_ENV.test(k)) out[k] = v;
+  return out;
+}
+
+/** The real confirmation pieces: zenity/osascript on PATH, the terminal when stdin and stdout are one. */
+export function systemProdOptions(
+  env: Record<string, string | undefined>,
+  log: (line: string) => void = (l) => console.error(l),
+): ProdLayerOptions {
+  const hasTerminal = Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
+  return {
+    platform: Deno.build.os,
+    env,
+    runDialog: commandDialogRunner(dialogEnv(env), realTimers),
+    terminal: hasTerminal ? processTerminal() : undefined,
+    timers: realTimers,
+    log,
+  };
+}
+
+const MAX_TARGET_PROJECT = 256;
+
+/** Builds the prod layer. */
+export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): ProdLayer {
+  const { config, clock, tokens, audit } = deps;
+  const log = options.log;
+  const pending = new PendingQueue({ clock, timers: options.timers, log });
+  const limiter = new RateLimiter(clock);
+  const sessions = new SessionStore(clock);
+  const stopping = new AbortController();
+  const confirmDeps: ConfirmDeps = {
+    platform: options.platform,
+    env: options.env,
+    runDialog: options.runDialog,
+    terminal: options.terminal,
+    pending,
+    timers: options.timers,
+    log,
+  };
+
+  const errorText = (err: unknown) => err instanceof HttpError ? err.message : "internal error";
+
+  /** The steps shared by `/token?level=prod` and `POST /session`. */
+  async function acquire(c: Context, listener: ListenerName, kind: "token" | "session") {
+    const endpoint = kind === "token" ? "/token" : "/session";
+    if (kind === "session" && listener === "operator") {
+      throw new HttpError(
+        403,
+        "Prod sessions are not permitted on the operator socket",
+        SESSION_NOT_PERMITTED,
+      );
+    }
+    const ttlParam = parseTtl(
+      "token_ttl_seconds",
+      c.req.query("token_ttl_seconds"),
+      60,
+      config.token_ttl_seconds,
+    );
+    const sessionTtl = kind === "session"
+      ? parseTtl(
+        "session_ttl_seconds",
+        c.req.query("session_ttl_seconds"),
+        300,
+        config.session_ttl_seconds,
+      ) ?? config.session_ttl_seconds
+      : undefined;
+    // PAM is not in this release: a policy in effect must fail loudly, never be skipped.
+    if (c.req.query("pam_policy") || config.pam_policy) {
+      throw new HttpError(500, "PAM policy requested but PAM module not configured");
+    }
+    const scopes = parseScopes(c.req.query("scopes"));
+    const argv = parseWrappedCommand(c.req.header("x-wrapped-command"));
+    const command: CommandDisplay | undefined = argv ? describeCommand(argv) : undefined;
+    const targetRaw = c.req.header("x-target-project")?.trim();
+    const target = targetRaw ? truncate(sanitizeText(targetRaw), MAX_TARGET_PROJECT) : undefined;
+    const pendingId = c.req.header("x-pending-id");
+    if (pendingId !== undefined && !PENDING_ID.test(pendingId)) {
+      throw new HttpError(400, "X-Pending-Id must be exactly 32 lowercase hex characters");
+    }
+    const tokenTtl = ttlParam ?? config.token_ttl_seconds;
+    const entry: AuditEntry = {
+      endpoint,
+      level: "prod",
+      result: "granted",
+      socket: listener,
+      scopes,
+      token_ttl_seconds: ttlParam,
+      command: command?.summary,
+      command_argv: command?.argv,
+      command_truncated: command?.capped ? true : undefined,
+      target_project: target,
+      pending_id: pendingId,
+    };
+
+    const got = limiter.acquire();
+    if (!got.ok) {
+      audit.write({ ...entry, result: "rate_limited", error: got.reason });
+      throw new HttpError(429, got.reason);
+    }
+    const slot = got.slot;
+    const signal = AbortSignal.any([c.req.raw.signal, stopping.signal]);
+    const gone = (phase: string) =>
+      new HttpError(500, `Client disconnected before ${phase}; prod acquisition was cancelled`);
+
+    let email: string;
+    let approved: boolean;
+    try {
+      if (signal.aborted) throw gone("the identity lookup");
+      email = await tokens.identityEmail();
+      const decision = await confirmProdAccess(
+        { email, command, pendingId, signal },
+        confirmDeps,
+      );
+      approved = decision.approved;
+      log(
+        `gate: prod access ${approved ? "approved" : "denied"} via ${decision.via} for ${
+          sanitizeText(email)
+        }${command ? ` (${command.summary})` : ""}: ${decision.why}`,
+      );
+    } catch (err) {
+      slot.release("error");
+      audit.write({ ...entry, result: "error", error: errorText(err) });
+      throw err;
+    }
+    if (!approved && signal.aborted) {
+      slot.release("error");
+      const err = stopping.signal.aborted
+        ? new HttpError(503, "The gate is shutting down; prod access denied")
+        : gone("a decision was made");
+      audit.write({ ...entry, result: "error", email, error: err.message });
+      throw err;
+    }
+    if (!approved) {
+      slot.release("denied");
+      audit.write({ ...entry, result: "denied", email, error: "Prod access denied by user" });
+      throw new HttpError(403, "Prod access denied by user");
+    }
+    // The human has decided: free the slot before any Google work.
+    slot.release("granted");
+    try {
+      const token = await tokens.prodToken(scopes, tokenTtl);
+      if (signal.aborted) throw gone("the token was delivered");
+      const now = clock.now();
+      if (kind === "token") {
+        audit.write({ ...entry, email });
+        return json(c, {
+          access_token: token.accessToken,
+          expires_in: secondsUntil(token.expiresAt, now),
+          token_type: "Bearer",
+          email,
+        });
+      }
+      const { id, session } = await sessions.create({
+        email,
+        scopes,
+        tokenTtlSeconds: tokenTtl,
+        commandSummary: command?.summary,
+        targetProject: target,
+        sessionTtlSeconds: sessionTtl!,
+      });
+      audit.write({ ...entry, email, session_ref: await sessionRef(id) });
+      return json(c, {
+        session_id: id,
+        access_token: token.accessToken,
+        expires_in: secondsUntil(Math.min(token.expiresAt, session.expiresAt), now),
+        token_type: "Bearer",
+        email,
+      });
+    } catch (err) {
+      audit.write({ ...entry, result: "error", email, error: errorText(err) });
+      throw err;
+    }
+  }
+
+  function handlers(listener: ListenerName): ProdHandlers {
+    const noSessionsHere = () => {
+      if (listener === "operator") {
+        throw new HttpError(
+          403,
+          "Prod sessions are not permitted on the operator socket",
+          SESSION_NOT_PERMITTED,
+        );
+      }
+    };
+    return {
+      prodToken: (c) => acquire(c, listener, "token"),
+      createSession: (c) => acquire(c, listener, "session"),
+
+      async sessionToken(c) {
+        noSessionsHere();
+        const id = c.req.query("session") ?? "";
+        const session = await sessions.validate(id);
+        if (!session) throw new HttpError(401, "Session expired or invalid");
+        const targetRaw = c.req.header("x-target-project")?.trim();
+        const target = targetRaw
+          ? truncate(sanitizeText(targetRaw), MAX_TARGET_PROJECT)
+          : session.targetProject;
+        const entry: AuditEntry = {
+          endpoint: "/token",
+          level: "prod",
+          result: "granted",
+          socket: listener,
+          scopes: session.scopes,
+          email: session.email,
+          session_ref: await sessionRef(id),
+          // The summary only: a refresh every few minutes must not repeat the whole argv.
+          command: session.commandSummary,
+          target_project: target,
+        };
+        try {
+          const token = await tokens.prodToken(session.scopes, session.tokenTtlSeconds);
+          audit.write(entry);
+          return json(c, {
+            access_token: token.accessToken,
+            expires_in: secondsUntil(Math.min(token.expiresAt, session.expiresAt), clock.now()),
+            token_type: "Bearer",
+          });
+        } catch (err) {
+          audit.write({ ...entry, result: "error", error: errorText(err) });
+          throw err;
+        }
+      },
+
+      async getSession(c) {
+        const id = c.req.query("id");
+        if (!id) throw new HttpError(400, "Missing session id");
+        noSessionsHere();
+        if (!(await sessions.validate(id))) throw new HttpError(401, "Session expired or invalid");
+        return json(c, { status: "active" });
+      },
+
+      async deleteSession(c) {
+        const id = c.req.query("id");
+        if (!id) throw new HttpError(400, "Missing session id");
+        const session = await sessions.validate(id);
+        if (!session || !(await sessions.revoke(id))) {
+          throw new HttpError(404, "Session not found");
+        }
+        audit.write({
+          endpoint: "/session",
+          level: "prod",
+          result: "revoked",
+          socket: listener,
+          email: session.email,
+          session_ref: await sessionRef(id),
+        });
+        log(`gate: prod session for ${sanitizeText(session.email)} revoked`);
+        return json(c, { status: "revoked" });
+      },
+    };
+  }
+
+  const adminApp = createAdminApp({
+    pending,
+    audit,
+    clock,
+    startedAt: deps.startedAt,
+    log,
+  });
+
+  return {
+    handlers,
+    adminApp,
+    shutdown() {
+      stopping.abort();
+      pending.denyAll();
+      const n = sessions.revokeAll();
+      if (n) log(`gate: revoked ${n} prod session${n === 1 ? "" : "s"}`);
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,186 @@
+/**
+ * A minimal HTTP/1.1 GET over `Deno.connect`, for kube-token alone. kubectl starts kube-token
+ * on every call, and at start-up Deno's `fetch` costs about 10 ms and a first `setTimeout` about
+ * 5 ms (measured, see scripts/bench.ts); a plain socket and an `Atomics.waitAsync` deadline cost
+ * neither. The metadata host is plain HTTP, so nothing here needs TLS.
+ * @module
+ */
+
+/** A response read in full. */
+export interface HttpAnswer {
+  status: number;
+  headers: Map<string, string>;
+  body: string;
+}
+
+/** Raised when the deadline passes before the whole response has arrived. */
+export class HttpDeadlineError extends Error {
+  constructor(what: string, timeoutMs: number) {
+    super(`timed out after ${timeoutMs} ms while ${what}`);
+    this.name = "HttpDeadlineError";
+  }
+}
+
+/** Raised for a response that is not well-formed HTTP/1.1. */
+export class HttpProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "HttpProtocolError";
+  }
+}
+
+/** Largest response accepted: a token answer is a few hundred bytes. */
+const MAX_RESPONSE = 1 << 20;
+
+/**
+ * Resolves to "timed-out" after `ms` without a timer (a first timer costs ~5 ms at start-up).
+ * The pending socket operation keeps the event loop alive meanwhile; `cancel` releases it.
+ */
+function deadline(ms: number): { expired: Promise<"timed-out">; cancel(): void } {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  const wait = Atomics.waitAsync(cell, 0, 0, ms);
+  const expired = wait.async ? wait.value.then(() => "timed-out" as const) : Promise.resolve(
+    "timed-out" as const,
+  );
+  return { expired, cancel: () => void Atomics.notify(cell, 0) };
+}
+
+/** Splits `host[:port]` (IPv6 in brackets) into a connect address; port 80 by default. */
+export function splitHostPort(host: string): { hostname: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host);
+  if (!m) throw new HttpProtocolError(`bad host ${JSON.stringify(host)}`);
+  const hostname = m[1].startsWith("[") ? m[1].slice(1, -1) : m[1];
+  return { hostname, port: m[2] ? Number(m[2]) : 80 };
+}
+
+/**
+ * GETs `path` from `host` with `Connection: close`, reading the whole response (headers and body)
+ * within `timeoutMs`. `what` words the timeout message.
+ */
+export async function httpGet(
+  host: string,
+  path: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  what: string,
+): Promise<HttpAnswer> {
+  const { hostname, port } = splitHostPort(host);
+  const limit = deadline(timeoutMs);
+  let conn: Deno.TcpConn | undefined;
+  const exchange = (async () => {
+    conn = await Deno.connect({ hostname, port });
+    const lines = [`GET ${path} HTTP/1.1`, `Host: ${host}`, "Connection: close"];
+    for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+    const request = new TextEncoder().encode(`${lines.join("\r\n")}\r\n\r\n`);
+    for (let sent = 0; sent < request.length;) sent += await conn.write(request.subarray(sent));
+    return await readResponse(conn);
+  })();
+  try {
+    const outcome = await Promise.race([exchange, limit.expired]);
+    if (outcome === "timed-out") throw new HttpDeadlineError(what, timeoutMs);
+    return outcome;
+  } finally {
+    limit.cancel();
+    try {
+      conn?.close();
+    } catch { /* already closed */ }
+    exchange.catch(() => {});
+  }
+}
+
+async function readResponse(conn: Deno.TcpConn): Promise<HttpAnswer> {
+  let data = new Uint8Array(4096);
+  let length = 0;
+  for (;;) {
+    if (length === data.length) {
+      if (data.length >= MAX_RESPONSE) throw new HttpProtocolError("response too large");
+      const bigger = new Uint8Array(data.length * 2);
+      bigger.set(data);
+      data = bigger;
+    }
+    const n = await conn.read(data.subarray(length));
+    if (n !== null) length += n;
+    const answer = parseResponse(data.subarray(0, length), n === null);
+    if (answer) return answer;
+    if (n === null) {
+      throw new HttpProtocolError("connection closed before the response was complete");
+    }
+  }
+}
+
+/**
+ * Parses a complete response from `bytes`, or returns undefined when more bytes are needed.
+ * `ended` says the peer closed, which completes a body that has neither length nor chunking.
+ */
+export function parseResponse(bytes: Uint8Array, ended: boolean): HttpAnswer | undefined {
+  const headEnd = indexOfCrlfCrlf(bytes);
+  if (headEnd < 0) return undefined;
+  const head = new TextDecoder().decode(bytes.subarray(0, headEnd));
+  const [statusLine, ...fieldLines] = head.split("\r\n");
+  const m = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(statusLine);
+  if (!m) throw new HttpProtocolError("the answer is not HTTP/1.1");
+  const headers = new Map<string, string>();
+  for (const line of fieldLines) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) throw new HttpProtocolError("malformed response header");
+    headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+  }
+  const rest = bytes.subarray(headEnd + 4);
+  const status = Number(m[1]);
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  if (/\bchunked\b/i.test(headers.get("transfer-encoding") ?? "")) {
+    const body = dechunk(rest);
+    return body ? { status, headers, body: decode(body) } : undefined;
+  }
+  const declared = headers.get("content-length");
+  if (declared !== undefined) {
+    if (!/^\d+$/.test(declared)) throw new HttpProtocolError("malformed content-length");
+    const size = Number(declared);
+    return rest.length >= size
+      ? { status, headers, body: decode(rest.subarray(0, size)) }
+      : undefined;
+  }
+  if (status === 204 || status === 304) return { status, headers, body: "" };
+  return ended ? { status, headers, body: decode(rest) } : undefined;
+}
+
+function indexOfCrlfCrlf(bytes: Uint8Array): number {
+  for (let i = 0; i + 3 < bytes.length; i++) {
+    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/** Decodes a complete chunked body, or returns undefined while the last chunk has not arrived. */
+function dechunk(bytes: Uint8Array): Uint8Array | undefined {
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  for (;;) {
+    let lineEnd = -1;
+    for (let i = at; i + 1 < bytes.length; i++) {
+      if (bytes[i] === 13 && bytes[i + 1] === 10) {
+        lineEnd = i;
+        break;
+      }
+    }
+    if (lineEnd < 0) return undefined;
+    const sizeText = new TextDecoder().decode(bytes.subarray(at, lineEnd)).split(";")[0].trim();
+    if (!/^[0-9a-fA-F]+$/.test(sizeText)) throw new HttpProtocolError("malformed chunk size");
+    const size = parseInt(sizeText, 16);
+    const start = lineEnd + 2;
+    if (size === 0) {
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let o = 0;
+      for (const p of parts) {
+        out.set(p, o);
+        o += p.length;
+      }
+      return out;
+    }
+    if (bytes.length < start + size + 2) return undefined;
+    parts.push(bytes.subarray(start, start + size));
+    at = start + size + 2;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The real gate (under its pinned `--allow-run=zenity,osascript`) asking through a fake `zenity`
+ * found on its PATH, which records its argv and stdin and answers with a chosen exit code.
+ */
+import assert from "node:assert/strict";
+import { exists, startProdStack, waitForFile } from "./prod_stack.ts";
+
+async function fakeZenity(dir: string, code: number): Promise<void> {
+  await Deno.mkdir(`${dir}/bin`, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/bin/zenity`,
+    [
+      "#!/bin/sh",
+      `for a in "$@"; do printf '%s\\n' "$a"; done > "${dir}/zenity.args"`,
+      `cat > "${dir}/zenity.stdin"`,
+      `exit ${code}`,
+      "",
+    ].join("\n"),
+    { mode: 0o755 },
+  );
+}
+
+for (const [code, approved] of [[0, true], [1, false]] as const) {
+  Deno.test(`gate with a display: zenity exit ${code} ${approved ? "allows" : "denies"}`, async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      await fakeZenity(dir, code);
+      await using s = await startProdStack({
+        gateEnv: { DISPLAY: ":99", PATH: `${dir}/bin:${Deno.env.get("PATH")}` },
+      });
+      const marker = `${dir}/ran`;
+      const wp = s.withProd(["bash", "-c", `touch ${marker}`, "--api-key=s3cr3t"]);
+      const status = await wp.child.status;
+      await wp.stop();
+      assert.equal(status.code, approved ? 0 : 1, wp.output());
+      assert.equal(await exists(marker), approved);
+      const args = (await waitForFile(`${dir}/zenity.args`)).trim().split("\n");
+      assert.equal(args[0], "--text-info");
+      assert.ok(!args.join("\n").includes("touch"), "no command text in the dialog's argv");
+      const stdin = await waitForFile(`${dir}/zenity.stdin`);
+      assert.match(
+        stdin,
+        /^Grant prod-level GCP access to engineer@example\.com\?\n\nFull command \(4 arguments\):\n/,
+      );
+      assert.match(stdin, /\n {2}3 {2}touch .*\/ran\n {2}4 {2}--api-key=\*\*\*\n$/);
+      assert.ok(!stdin.includes("s3cr3t"));
+      assert.equal(s.gate.output().includes("pending approval"), false, "nothing was queued");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}

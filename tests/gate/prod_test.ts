@@ -1,0 +1,402 @@
+/**
+ * The prod layer through the gate's own app (dispatch included), over a fake token service. The
+ * gate has no display and no terminal here, so every confirmation lands in the pending queue and
+ * the tests decide through the admin app, as `authcalator approve` does.
+ */
+import assert from "node:assert/strict";
+import { loadConfig } from "../../src/cli/config.ts";
+import { createGateApp } from "../../src/gate/app.ts";
+import { MemoryAuditLog } from "../../src/gate/audit.ts";
+import { createProdLayer, dialogEnv } from "../../src/gate/prod.ts";
+import { FakeTokens } from "./fake_tokens.ts";
+import { FakeTimers, flush } from "./confirm/fake_timers.ts";
+
+class CountingTokens extends FakeTokens {
+  prodCalls: { scopes: string[]; ttl: number }[] = [];
+  override prodToken(scopes: string[], ttl: number) {
+    this.prodCalls.push({ scopes, ttl });
+    return super.prodToken(scopes, ttl);
+  }
+}
+
+function setup(flags: Record<string, string> = {}) {
+  const timers = new FakeTimers();
+  const clock = timers.clock;
+  const tokens = new CountingTokens(clock);
+  const audit = new MemoryAuditLog();
+  const config = loadConfig({
+    flags: {
+      project_id: "p",
+      service_account: "sa@p.iam.gserviceaccount.com",
+      token_ttl_seconds: "3600",
+      ...flags,
+    },
+    env: { HOME: "/h" },
+  });
+  const logs: string[] = [];
+  const deps = { config, clock, tokens, audit, startedAt: clock.now() };
+  const layer = createProdLayer(deps, {
+    platform: "linux",
+    env: {},
+    runDialog: () => Promise.reject(new Error("no dialog expected")),
+    timers,
+    log: (l) => logs.push(l),
+  });
+  const app = createGateApp(deps, "main", layer.handlers("main"), (l) => logs.push(l));
+  const call = async (path: string, init?: RequestInit): Promise<Response> =>
+    await app.request(`http://gate${path}`, init);
+  const admin = async (path: string, method = "GET"): Promise<Response> =>
+    await layer.adminApp.request(`http://admin${path}`, { method });
+  /** Waits until a request is queued and returns its id. */
+  const queued = async () => {
+    for (let i = 0; i < 100; i++) {
+      const list = (await (await admin("/pending")).json()).pending;
+      if (list.length) return list[0].id as string;
+      await flush();
+    }
+    throw new Error("nothing was queued");
+  };
+  return { timers, clock, tokens, audit, logs, layer, call, admin, queued };
+}
+
+const CMD = ["gcloud", "sql", "connect", "db", "--password", "hunter2"];
+const wrapped = { "X-Wrapped-Command": JSON.stringify(CMD), "X-Target-Project": " prod-proj " };
+
+Deno.test("/token?level=prod: queued, approved on the admin socket, audited in full", async () => {
+  const t = setup();
+  const res = t.call("/token?level=prod", { headers: wrapped });
+  const id = await t.queued();
+  const shown = await (await t.admin(`/pending/${id}`)).json();
+  assert.equal(shown.email, "engineer@example.com");
+  assert.deepEqual(shown.command.argv, ["gcloud", "sql", "connect", "db", "--password", "***"]);
+  assert.equal(shown.command.lines[5], "  6  ***");
+  assert.equal(t.tokens.prodCalls.length, 0, "nothing is minted before the decision");
+  const ok = await t.admin(`/pending/${id}/approve`, "POST");
+  assert.deepEqual(await ok.json(), { status: "approved" });
+  const r = await res;
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get("cache-control"), "no-store, no-transform");
+  assert.deepEqual(await r.json(), {
+    access_token: "ya29.prod",
+    expires_in: 3600,
+    token_type: "Bearer",
+    email: "engineer@example.com",
+  });
+  assert.deepEqual(t.tokens.prodCalls, [{
+    scopes: ["https://www.googleapis.com/auth/cloud-platform"],
+    ttl: 3600,
+  }]);
+  const [approval, grant] = t.audit.entries;
+  assert.deepEqual(approval, {
+    endpoint: `/pending/${id}/approve`,
+    level: "prod",
+    result: "granted",
+    socket: "admin",
+    email: "engineer@example.com",
+    command: "gcloud sql connect db --password ***",
+    pending_id: id,
+  });
+  assert.deepEqual(grant, {
+    endpoint: "/token",
+    level: "prod",
+    result: "granted",
+    socket: "main",
+    scopes: ["https://www.googleapis.com/auth/cloud-platform"],
+    token_ttl_seconds: undefined,
+    command: "gcloud sql connect db --password ***",
+    command_argv: ["gcloud", "sql", "connect", "db", "--password", "***"],
+    command_truncated: undefined,
+    target_project: "prod-proj",
+    pending_id: undefined,
+    email: "engineer@example.com",
+  });
+  assert.ok(!JSON.stringify(t.audit.entries).includes("hunter2"));
+  assert.ok(!t.logs.join("\n").includes("hunter2"));
+});
+
+Deno.test("a denial is 403, audited, and starts the 1 s cooldown (429)", async () => {
+  const t = setup();
+  const res = t.call("/token?level=prod");
+  const id = await t.queued();
+  assert.deepEqual(await (await t.admin(`/pending/${id}/deny`, "POST")).json(), {
+    status: "denied",
+  });
+  const r = await res;
+  assert.equal(r.status, 403);
+  assert.deepEqual(await r.json(), { error: "Prod access denied by user" });
+  assert.equal(t.tokens.prodCalls.length, 0);
+  assert.equal(t.audit.entries.at(-1)!.result, "denied");
+  assert.equal(t.audit.entries.at(-1)!.email, "engineer@example.com");
+  const again = await t.call("/token?level=prod");
+  assert.equal(again.status, 429);
+  assert.deepEqual(await again.json(), { error: "Prod access denied recently; retry in 1s" });
+  assert.equal(t.audit.entries.at(-1)!.result, "rate_limited");
+  t.clock.advance(1000);
+  const third = t.call("/token?level=prod");
+  await t.queued();
+  await t.layer.shutdown();
+  assert.equal((await third).status, 503);
+});
+
+Deno.test("one confirmation at a time: a second request during the first gets 429", async () => {
+  const t = setup();
+  const first = t.call("/token?level=prod");
+  const id = await t.queued();
+  const second = await t.call("/session", { method: "POST" });
+  assert.equal(second.status, 429);
+  assert.deepEqual(await second.json(), { error: "A prod confirmation dialog is already pending" });
+  await t.admin(`/pending/${id}/approve`, "POST");
+  assert.equal((await first).status, 200);
+});
+
+Deno.test("the 21st acquisition within a minute is refused", async () => {
+  const t = setup();
+  for (let i = 0; i < 20; i++) {
+    const r = t.call("/token?level=prod");
+    const id = await t.queued();
+    await t.admin(`/pending/${id}/approve`, "POST");
+    assert.equal((await r).status, 200);
+  }
+  const r = await t.call("/token?level=prod");
+  assert.equal(r.status, 429);
+  assert.deepEqual(await r.json(), {
+    error: "Rate limit exceeded: max 20 prod attempts per 1 minutes",
+  });
+  t.clock.advance(60_000);
+  const ok = t.call("/token?level=prod");
+  const id = await t.queued();
+  await t.admin(`/pending/${id}/approve`, "POST");
+  assert.equal((await ok).status, 200);
+});
+
+Deno.test("sessions: create, validate, refresh without asking, revoke", async () => {
+  const t = setup({ session_ttl_seconds: "600" });
+  const created = t.call("/session?session_ttl_seconds=300", { method: "POST", headers: wrapped });
+  const id = await t.queued();
+  await t.admin(`/pending/${id}/approve`, "POST");
+  const res = await created;
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.match(body.session_id, /^[0-9a-f]{64}$/);
+  // The first token is clamped to the session's end.
+  assert.deepEqual({ ...body, session_id: "x" }, {
+    session_id: "x",
+    access_token: "ya29.prod",
+    expires_in: 300,
+    token_type: "Bearer",
+    email: "engineer@example.com",
+  });
+  const sid = body.session_id as string;
+  assert.deepEqual(await (await t.call(`/session?id=${sid}`)).json(), { status: "active" });
+  const refresh = await t.call(`/token?session=${sid}&level=prod`);
+  assert.equal(refresh.status, 200);
+  assert.deepEqual(await refresh.json(), {
+    access_token: "ya29.prod",
+    expires_in: 300,
+    token_type: "Bearer",
+  });
+  assert.equal((await t.admin("/pending").then((r) => r.json())).pending.length, 0);
+  const refreshEntry = t.audit.entries.at(-1)!;
+  assert.equal(refreshEntry.command, "gcloud sql connect db --password ***");
+  assert.equal(refreshEntry.command_argv, undefined);
+  assert.equal(refreshEntry.target_project, "prod-proj");
+  assert.match(refreshEntry.session_ref!, /^[0-9a-f]{12}$/);
+  const del = await t.call(`/session?id=${sid}`, { method: "DELETE" });
+  assert.deepEqual(await del.json(), { status: "revoked" });
+  assert.equal(t.audit.entries.at(-1)!.result, "revoked");
+  const after = await t.call(`/token?session=${sid}`);
+  assert.equal(after.status, 401);
+  assert.deepEqual(await after.json(), { error: "Session expired or invalid" });
+  const again = await t.call(`/session?id=${sid}`, { method: "DELETE" });
+  assert.equal(again.status, 404);
+  assert.deepEqual(await again.json(), { error: "Session not found" });
+  // No session id and no token anywhere in the audit log or the gate's log.
+  const everything = JSON.stringify(t.audit.entries) + t.logs.join("\n");
+  assert.ok(!everything.includes(sid));
+  assert.ok(!everything.includes("ya29.prod"));
+});
+
+Deno.test("sessions expire at their TTL", async () => {
+  const t = setup();
+  const created = t.call("/session?session_ttl_seconds=300", { method: "POST" });
+  await t.admin(`/pending/${await t.queued()}/approve`, "POST");
+  const sid = (await (await created).json()).session_id;
+  t.clock.advance(299_000);
+  const late = await t.call(`/token?session=${sid}`);
+  assert.equal((await late.json()).expires_in, 1);
+  t.clock.advance(1000);
+  assert.equal((await t.call(`/session?id=${sid}`)).status, 401);
+});
+
+Deno.test("session routes: missing ids are 400, other methods 405", async () => {
+  const t = setup();
+  for (const method of ["GET", "DELETE"]) {
+    const r = await t.call("/session", { method });
+    assert.equal(r.status, 400);
+    assert.deepEqual(await r.json(), { error: "Missing session id" });
+  }
+  assert.equal((await t.call("/session", { method: "PUT" })).status, 405);
+});
+
+Deno.test("bad parameters are 400 before anything is asked or counted", async () => {
+  const t = setup({ session_ttl_seconds: "600" });
+  const cases: [string, RequestInit, string][] = [
+    ["/token?level=prod&token_ttl_seconds=abc", {}, "token_ttl_seconds must be an integer"],
+    ["/token?level=prod&token_ttl_seconds=59", {}, "token_ttl_seconds must be >= 60"],
+    [
+      "/token?level=prod&token_ttl_seconds=7200",
+      {},
+      "token_ttl_seconds (7200) exceeds configured maximum (3600)",
+    ],
+    [
+      "/session?session_ttl_seconds=601",
+      { method: "POST" },
+      "session_ttl_seconds (601) exceeds configured maximum (600)",
+    ],
+    ["/session?session_ttl_seconds=299", { method: "POST" }, "session_ttl_seconds must be >= 300"],
+    [
+      "/token?level=prod",
+      { headers: { "X-Pending-Id": "ABC" } },
+      "X-Pending-Id must be exactly 32 lowercase hex characters",
+    ],
+  ];
+  for (const [path, init, error] of cases) {
+    const r = await t.call(path, init);
+    assert.equal(r.status, 400, path);
+    assert.deepEqual(await r.json(), { error }, path);
+  }
+  assert.equal(t.audit.entries.length, 0);
+  // None of them used a rate-limit slot.
+  const ok = t.call("/token?level=prod");
+  await t.admin(`/pending/${await t.queued()}/approve`, "POST");
+  assert.equal((await ok).status, 200);
+});
+
+Deno.test("pam_policy without PAM is a 500 that is not audited", async () => {
+  const t = setup();
+  const r = await t.call("/token?level=prod&pam_policy=admin");
+  assert.equal(r.status, 500);
+  assert.deepEqual(await r.json(), { error: "PAM policy requested but PAM module not configured" });
+  const s = await t.call("/session?pam_policy=admin", { method: "POST" });
+  assert.equal(s.status, 500);
+  assert.equal(t.audit.entries.length, 0);
+});
+
+Deno.test("the client's X-Pending-Id names the queued request", async () => {
+  const t = setup();
+  const pid = "0123456789abcdef0123456789abcdef";
+  const r = t.call("/token?level=prod", { headers: { "X-Pending-Id": pid } });
+  assert.equal(await t.queued(), pid);
+  assert.match(t.logs.join("\n"), new RegExp(`authcalator approve ${pid}`));
+  await t.admin(`/pending/${pid}/approve`, "POST");
+  assert.equal((await r).status, 200);
+  assert.equal(t.audit.entries.at(-1)!.pending_id, pid);
+});
+
+Deno.test("a queued request expires after 120 s: 403", async () => {
+  const t = setup();
+  const r = t.call("/token?level=prod");
+  const id = await t.queued();
+  await t.timers.advance(120_000);
+  assert.equal((await r).status, 403);
+  assert.equal((await t.admin(`/pending/${id}/approve`, "POST")).status, 404);
+});
+
+Deno.test("a client that disconnects leaves the queue and frees the slot without a cooldown", async () => {
+  const t = setup();
+  const controller = new AbortController();
+  const r = t.call("/token?level=prod", { signal: controller.signal });
+  const id = await t.queued();
+  controller.abort();
+  await r.catch(() => undefined);
+  await flush();
+  assert.equal((await t.admin(`/pending/${id}`)).status, 404);
+  const entry = t.audit.entries.at(-1)!;
+  assert.equal(entry.result, "error");
+  assert.match(entry.error!, /Client disconnected before a decision was made/);
+  const next = t.call("/token?level=prod");
+  await t.admin(`/pending/${await t.queued()}/approve`, "POST");
+  assert.equal((await next).status, 200);
+});
+
+Deno.test("shutdown denies queued requests and revokes sessions", async () => {
+  const t = setup();
+  const created = t.call("/session", { method: "POST" });
+  await t.admin(`/pending/${await t.queued()}/approve`, "POST");
+  const sid = (await (await created).json()).session_id;
+  const waiting = t.call("/token?level=prod");
+  await t.queued();
+  await t.layer.shutdown();
+  assert.equal((await waiting).status, 503);
+  assert.equal((await t.call(`/token?session=${sid}`)).status, 401);
+});
+
+Deno.test("operator listener: session routes are refused with the code", async () => {
+  const t = setup();
+  const h = t.layer.handlers("operator");
+  const { Hono } = await import("hono");
+  const { errorResponse } = await import("../../src/gate/app.ts");
+  const app = new Hono();
+  app.post("/session", (c) => h.createSession(c));
+  app.get("/token", (c) => h.sessionToken(c));
+  app.onError((err, c) => errorResponse(c, err, () => {}));
+  for (
+    const [path, method] of [["/session", "POST"], [`/token?session=${"0".repeat(64)}`, "GET"]]
+  ) {
+    const r = await app.request(`http://gate${path}`, { method });
+    assert.equal(r.status, 403);
+    assert.deepEqual(await r.json(), {
+      error: "Prod sessions are not permitted on the operator socket",
+      code: "session_not_permitted_on_operator_socket",
+    });
+  }
+});
+
+Deno.test("admin app: shapes and 404s", async () => {
+  const t = setup();
+  assert.deepEqual(await (await t.admin("/pending")).json(), { pending: [] });
+  const unknown = await t.admin(`/pending/${"a".repeat(32)}`);
+  assert.equal(unknown.status, 404);
+  assert.deepEqual(await unknown.json(), { error: "Request not found or expired" });
+  for (
+    const [path, method] of [
+      ["/pending/xyz", "GET"],
+      ["/pending/ABC/approve", "POST"],
+      ["/nothing", "DELETE"],
+      ["/pending", "POST"],
+    ]
+  ) {
+    const r = await t.admin(path, method);
+    assert.equal(r.status, 404, path);
+    assert.deepEqual(await r.json(), { error: "Not found" });
+  }
+  const health = await (await t.admin("/health")).json();
+  assert.deepEqual(health, { status: "ok", uptime_seconds: 0 });
+  const r = t.call("/token?level=prod", { headers: wrapped });
+  const id = await t.queued();
+  const listed = (await (await t.admin("/pending")).json()).pending[0];
+  assert.deepEqual(Object.keys(listed), ["id", "email", "command", "createdAt", "expiresAt"]);
+  assert.equal(listed.id, id);
+  assert.deepEqual(Object.keys(listed.command), [
+    "argv",
+    "lines",
+    "summary",
+    "totalArgs",
+    "capped",
+  ]);
+  await t.admin(`/pending/${id}/deny`, "POST");
+  assert.equal((await r).status, 403);
+});
+
+Deno.test("the dialog environment is an allow-list without credentials", () => {
+  const env = dialogEnv({
+    PATH: "/bin",
+    DISPLAY: ":0",
+    XAUTHORITY: "/x",
+    GOOGLE_APPLICATION_CREDENTIALS: "/adc.json",
+    GCP_AUTHCALATOR_TLS_BUNDLE_B64: "secret",
+    CLOUDSDK_AUTH_ACCESS_TOKEN: "ya29.x",
+    LC_ALL: "C",
+  });
+  assert.deepEqual(env, { PATH: "/bin", DISPLAY: ":0", XAUTHORITY: "/x", LC_ALL: "C" });
+});

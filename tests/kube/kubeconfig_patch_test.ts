@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { parse } from "yaml";
+import {
+  INSTALL_HINT,
+  isGkePlugin,
+  KubeconfigError,
+  patchKubeconfig,
+} from "../../src/kube/kubeconfig_patch.ts";
+import { GKE_KUBECONFIG } from "./fixtures.ts";
+
+const TARGET = { command: "/opt/authcalator", args: ["kube-token"] };
+
+Deno.test("patchKubeconfig rewrites every GKE plugin user and nothing else", () => {
+  const { text, patched } = patchKubeconfig(GKE_KUBECONFIG, TARGET, "cfg");
+  assert.deepEqual(patched, ["gke_proj_zone_one", "gke_proj_zone_two"]);
+  const before = parse(GKE_KUBECONFIG);
+  const after = parse(text);
+  assert.deepEqual(after.users[0].user.exec, {
+    apiVersion: "client.authentication.k8s.io/v1beta1",
+    command: "/opt/authcalator",
+    args: ["kube-token"],
+    installHint: INSTALL_HINT,
+    provideClusterInfo: true,
+    interactiveMode: "IfAvailable",
+  });
+  assert.deepEqual(after.users[2].user.exec, {
+    apiVersion: "client.authentication.k8s.io/v1",
+    command: "/opt/authcalator",
+    args: ["kube-token"],
+    installHint: INSTALL_HINT,
+    provideClusterInfo: true,
+  });
+  // Everything else is as it was.
+  assert.deepEqual(after.users[1], before.users[1]);
+  assert.deepEqual(after.users[3], before.users[3]);
+  for (
+    const key of ["apiVersion", "clusters", "contexts", "current-context", "kind", "preferences"]
+  ) {
+    assert.deepEqual(after[key], before[key], key);
+  }
+  assert.deepEqual(Object.keys(after), Object.keys(before));
+});
+
+Deno.test("patchKubeconfig keeps comments, key order and kubectl's sequence style", () => {
+  const { text } = patchKubeconfig(GKE_KUBECONFIG, TARGET, "cfg");
+  assert.ok(text.startsWith("# head comment\napiVersion: v1\nclusters:\n- cluster:\n"));
+  assert.match(text, /certificate-authority-data: LS0tQ0E= # the CA\n/);
+  assert.match(text, /users:\n# the GKE user\n- name: gke_proj_zone_one\n/);
+  assert.match(text, /token: kubernetes-static-token # keep me\n/);
+  // args sits right after command; the env block is gone.
+  assert.match(
+    text,
+    /command: \/opt\/authcalator\n {6}args:\n {6}- kube-token\n {6}installHint: /,
+  );
+  assert.doesNotMatch(text, /CLOUDSDK_CORE_PROJECT/);
+  // The untouched aws user keeps its flow sequence.
+  assert.match(text, /command: aws\n {6}args: \[ eks, get-token \]\n$/);
+});
+
+Deno.test("patchKubeconfig is idempotent: a second pass finds nothing to do", () => {
+  const once = patchKubeconfig(GKE_KUBECONFIG, TARGET, "cfg");
+  const twice = patchKubeconfig(once.text, TARGET, "cfg");
+  assert.deepEqual(twice.patched, []);
+  assert.equal(twice.text, once.text);
+});
+
+Deno.test("patchKubeconfig keeps an indented sequence style when the file uses it", () => {
+  const indented = `users:
+  - name: a
+    user:
+      exec:
+        command: gke-gcloud-auth-plugin
+`;
+  const { text } = patchKubeconfig(indented, TARGET, "cfg");
+  assert.match(text, /^users:\n {2}- name: a\n/);
+  assert.match(text, /command: \/opt\/authcalator\n {8}args:\n {10}- kube-token\n/);
+});
+
+Deno.test("patchKubeconfig writes from-source targets as a plain argument list", () => {
+  const target = {
+    command: "/usr/bin/deno",
+    args: ["run", "--no-config", "--allow-net=127.0.0.1:8173", "/src/kube/entry.ts"],
+  };
+  const { text } = patchKubeconfig(GKE_KUBECONFIG, target, "cfg");
+  assert.deepEqual(parse(text).users[0].user.exec.args, target.args);
+});
+
+Deno.test("patchKubeconfig leaves files without GKE users unchanged", () => {
+  for (
+    const src of [
+      "apiVersion: v1\nkind: Config\n",
+      "users: []\n",
+      "users: not-a-list\n",
+      "users:\n- just-a-string\n- name: x\n  user: 5\n- name: y\n  user:\n    exec: 3\n",
+      "users:\n- name: z\n  user:\n    exec:\n      command: [gke-gcloud-auth-plugin]\n",
+      "users:\n- name: w\n  user:\n    exec:\n      command: my-gke-gcloud-auth-plugin\n",
+    ]
+  ) {
+    assert.deepEqual(patchKubeconfig(src, TARGET, "cfg"), { text: src, patched: [] }, src);
+  }
+});
+
+Deno.test("patchKubeconfig rejects empty, scalar and non-mapping files", () => {
+  const cases: [string, RegExp][] = [
+    ["", /^cfg is empty$/],
+    ["# just a comment\n", /^cfg is empty$/],
+    ["hello\n", /top level is not a mapping/],
+    ["~\n", /top level is not a mapping/],
+    ["- a\n- b\n", /top level is not a mapping/],
+  ];
+  for (const [src, pattern] of cases) {
+    assert.throws(() => patchKubeconfig(src, TARGET, "cfg"), (err: Error) => {
+      assert.ok(err instanceof KubeconfigError);
+      assert.match(err.message, pattern);
+      return true;
+    });
+  }
+});
+
+Deno.test("patchKubeconfig reports bad YAML by position, never quoting the file", () => {
+  const cases: [string, RegExp][] = [
+    ["token: super-secret-value: x\n", /^cfg is not valid YAML at line 1, column \d+: .+ \(\w+\)$/],
+    ["a: 1\na: 2\n", /at line 2, column 1: Map keys must be unique \(DUPLICATE_KEY\)$/],
+    ["a: 1\n---\nb: 2\n", /\(MULTIPLE_DOCS\)$/],
+    ["users:\n  - name: [unclosed\n    token: super-secret-value\n", /not valid YAML/],
+  ];
+  for (const [src, pattern] of cases) {
+    assert.throws(() => patchKubeconfig(src, TARGET, "cfg"), (err: Error) => {
+      assert.ok(err instanceof KubeconfigError);
+      assert.match(err.message, pattern);
+      assert.doesNotMatch(err.message, /super-secret-value|\n/);
+      return true;
+    });
+  }
+});
+
+Deno.test("isGkePlugin matches the bare name and any path ending in it", () => {
+  assert.ok(isGkePlugin("gke-gcloud-auth-plugin"));
+  assert.ok(isGkePlugin("/usr/bin/gke-gcloud-auth-plugin"));
+  assert.ok(!isGkePlugin("gke-gcloud-auth-plugin.exe"));
+  assert.ok(!isGkePlugin("/x/my-gke-gcloud-auth-plugin"));
+  assert.ok(!isGkePlugin(undefined));
+});
