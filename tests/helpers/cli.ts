@@ -102,7 +102,9 @@ export function watchProcess(child: Deno.ChildProcess): RunningProcess {
   };
   const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
   let exited = false;
-  const status = child.status.then((s) => {
+  // Exit counts only once all output is read, so a waiter never misses the last lines.
+  const status = child.status.then(async (s) => {
+    await pumps;
     exited = true;
     for (const w of waiters) w();
     return s;
