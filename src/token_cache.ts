@@ -57,6 +57,12 @@ export class TokenCache<T extends ExpiringToken = ExpiringToken> {
     return promise;
   }
 
+  /** The cached token for `key` if it is before its refresh point: the synchronous hot path. */
+  fresh(key: string): T | undefined {
+    const entry = this.#entries.get(key);
+    return entry && this.#clock.now() < entry.refreshAt ? entry.token : undefined;
+  }
+
   /** The cached token for `key` if it has not expired yet (even past its refresh point). */
   peek(key: string): T | undefined {
     const entry = this.#entries.get(key);

@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import { CONFIG_KEYS, flagName } from "./config_keys.ts";
 import type { CommandSpec } from "./commands.ts";
 import { UsageError } from "../errors.ts";
@@ -63,13 +62,8 @@ export function parseCommandArgs(spec: CommandSpec, args: string[]): ParsedArgs 
   let own = args;
   let rest: string[] = [];
   if (spec.positionals === "command") [own, rest] = splitPassThrough(args, options);
-  let parsed;
-  try {
-    parsed = parseArgs({ args: own, options, strict: true, allowPositionals: true });
-  } catch (err) {
-    throw new UsageError(cleanParseError((err as Error).message));
-  }
-  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  const parsed = scan(own, options);
+  const values = parsed.values;
   const positionals = spec.positionals === "command"
     ? [...parsed.positionals, ...rest]
     : parsed.positionals;
@@ -94,9 +88,57 @@ export function parseCommandArgs(spec: CommandSpec, args: string[]): ParsedArgs 
   };
 }
 
-function cleanParseError(message: string): string {
-  // node:util's messages carry advice about "--" that does not fit every command; keep the first sentence.
-  const first = message.split(/\. (?=[A-Z])/)[0].replace(/\.$/, "");
-  return first.replace(/^Option '([^']*)' argument missing/, "option $1 needs a value")
-    .replace(/^Unknown option '([^']*)'/, "unknown flag $1");
+/**
+ * A strict scanner with node:util parseArgs' grammar (`--name value`, `--name=value`, `-x value`,
+ * `-xvalue`, `--` ends options, positionals anywhere), written out so the CLI loads no Node
+ * compatibility module: kube-token starts on every kubectl call.
+ */
+function scan(
+  args: string[],
+  options: Record<string, OptionSpec>,
+): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
+  const values: Record<string, string | boolean | string[] | undefined> = {};
+  const positionals: string[] = [];
+  const byShort = new Map(
+    Object.entries(options).filter(([, o]) => o.short).map(([n, o]) => [o.short!, n]),
+  );
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      positionals.push(...args.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      positionals.push(arg);
+      continue;
+    }
+    let name: string | undefined;
+    let inline: string | undefined;
+    if (arg.startsWith("--")) {
+      const eq = arg.indexOf("=");
+      name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+      inline = eq >= 0 ? arg.slice(eq + 1) : undefined;
+      if (!options[name]) throw new UsageError(`unknown flag --${name}`);
+    } else {
+      name = byShort.get(arg[1]);
+      if (!name) throw new UsageError(`unknown flag ${arg.slice(0, 2)}`);
+      if (arg.length > 2) inline = arg.slice(2);
+    }
+    const spec = options[name];
+    const label = spec.short ? `-${spec.short}, --${name}` : `--${name}`;
+    let value: string | boolean;
+    if (spec.type === "boolean") {
+      if (inline !== undefined) throw new UsageError(`option ${label} does not take a value`);
+      value = true;
+    } else if (inline !== undefined) {
+      value = inline;
+    } else {
+      if (i + 1 >= args.length) throw new UsageError(`option ${label} needs a value`);
+      value = args[++i];
+    }
+    if (spec.multiple) {
+      values[name] = [...((values[name] as string[] | undefined) ?? []), value as string];
+    } else values[name] = value;
+  }
+  return { values, positionals };
 }

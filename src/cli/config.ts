@@ -1,7 +1,6 @@
 import { parse as parseToml, TomlError } from "smol-toml";
 import { CONFIG_KEYS, type ConfigKey, envName, flagName } from "./config_keys.ts";
 import { UsageError } from "../errors.ts";
-import { normalize } from "node:path";
 
 /** Validated configuration shared by every role (defaults applied where a role needs them). */
 export interface Config {
@@ -219,6 +218,17 @@ function home(env: Record<string, string | undefined>): string {
   return env.HOME ?? "/";
 }
 
+/** Collapses `.`, `..` and repeated slashes in an absolute path (no filesystem access). */
+export function normalizePath(path: string): string {
+  const out: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") out.pop();
+    else out.push(part);
+  }
+  return "/" + out.join("/");
+}
+
 /** Expands a leading `~` against HOME. */
 export function expandHome(path: string, env: Record<string, string | undefined>): string {
   if (path === "~") return home(env);
@@ -256,7 +266,7 @@ function applyDefaults(
     if (!expanded.startsWith("/")) {
       errors.push(`${key}: Unix socket paths must be absolute, got ${JSON.stringify(value)}`);
     }
-    config[key] = normalize(expanded);
+    if (expanded.startsWith("/")) config[key] = normalizePath(expanded);
   }
   for (const key of ["tls_dir", "tls_bundle"] as const) {
     if (config[key] !== undefined) config[key] = expandHome(config[key]!, env);

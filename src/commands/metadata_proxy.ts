@@ -84,7 +84,7 @@ export async function run(invocation: Invocation): Promise<number> {
   });
   const stop = new AbortController();
   let port = config.port;
-  const { app } = createMetadataApp({
+  const { handler } = createMetadataApp({
     backend: gate,
     store,
     hostAllowed: (host) => hostAllowed(host, bind, port),
@@ -93,7 +93,7 @@ export async function run(invocation: Invocation): Promise<number> {
   });
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
-    server = Deno.serve({ hostname: bind, port, onListen() {} }, app.fetch);
+    server = Deno.serve({ hostname: bind, port, onListen() {} }, handler);
   } catch (err) {
     gate.close();
     throw err;

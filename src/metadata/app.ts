@@ -64,7 +64,11 @@ export interface MetadataAppOptions {
 export interface MetadataApp {
   app: Hono<MetadataEnv>;
   waits: ChangeWaits;
+  /** What to mount on Deno.serve: a fast path for warm default-token reads, else `app.fetch`. */
+  handler: (request: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
 }
+
+const TOKEN_PREFIX = "/computeMetadata/v1/instance/service-accounts/";
 
 /** Hono bindings: on Deno.serve, `c.env` is the connection info. */
 export type MetadataEnv = { Bindings: Deno.ServeHandlerInfo | undefined };
@@ -256,5 +260,41 @@ export function createMetadataApp(options: MetadataAppOptions): MetadataApp {
     }
   });
 
-  return { app, waits };
+  const fetch = (request: Request, info?: Deno.ServeHandlerInfo) => app.fetch(request, info);
+  const defaultTokenPath = `${TOKEN_PREFIX}default/token`;
+  const isTokenPath = (path: string) =>
+    path === defaultTokenPath ||
+    path === `${TOKEN_PREFIX}${store.values.serviceAccountEmail}/token`;
+
+  /**
+   * The request every client makes most: the default token, already cached. It is answered
+   * without routing or awaiting, with exactly the bytes and headers the Hono route would send;
+   * anything unusual (a query, a guard, a missing header, a cold cache) takes the full app.
+   */
+  const handler = (
+    request: Request,
+    info?: Deno.ServeHandlerInfo,
+  ): Response | Promise<Response> => {
+    if (options.guard || !backend.cachedToken || request.method !== "GET") {
+      return fetch(request, info);
+    }
+    const url = request.url;
+    const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+    if (!isTokenPath(path)) return fetch(request, info);
+    const headers = request.headers;
+    if (
+      headers.get("metadata-flavor") !== "Google" || headers.has("x-forwarded-for") ||
+      (options.hostAllowed && !options.hostAllowed(headers.get("host")))
+    ) {
+      return fetch(request, info);
+    }
+    const token = backend.cachedToken(store.values.scopes);
+    const expiresIn = token ? secondsUntil(token.expiresAt, clock.now()) : 0;
+    if (!token || expiresIn <= 0) return fetch(request, info);
+    const body = `{"access_token":${JSON.stringify(token.accessToken)},"expires_in":${expiresIn},` +
+      `"token_type":"Bearer"}`;
+    return respond(200, body, JSON_TYPE);
+  };
+
+  return { app, waits, handler };
 }

@@ -12,6 +12,8 @@ export type IdTokenFormat = "standard" | "full";
 export interface MetadataBackend {
   /** An access token for `scopes` (never empty: the app passes its configured default). */
   token(scopes: string[]): Promise<ExpiringToken>;
+  /** A cached token for `scopes` that needs no refresh yet, answered without awaiting anything. */
+  cachedToken?(scopes: string[]): ExpiringToken | undefined;
   /** A signed OIDC identity token (compact JWT) for `audience`. */
   idToken(audience: string, format: IdTokenFormat): Promise<string>;
   /** The numeric project id (digits). */

@@ -3,12 +3,12 @@
  * `timeout_sec` passes, when the client goes away, or when the server stops.
  * @module
  */
-import { createHash } from "node:crypto";
+import { fnv1a64Hex } from "./fnv.ts";
 import { HttpError } from "../errors.ts";
 
-/** GCE's ETag: 16 lowercase hex characters, unquoted (here the last 16 of the body's MD5). */
+/** GCE's ETag: 16 lowercase hex characters, unquoted (here the body's FNV-1a 64-bit digest). */
 export function etagOf(body: string): string {
-  return createHash("md5").update(body).digest("hex").slice(-16);
+  return fnv1a64Hex(body);
 }
 
 /** Strips the quoting or `W/` a client may have added to an ETag it echoes back. */

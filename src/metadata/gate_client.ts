@@ -177,6 +177,8 @@ export class GateClient implements MetadataBackend {
    */
   async token(scopes: string[]): Promise<ExpiringToken> {
     const key = scopes.join(",");
+    const hit = this.#tokens.fresh(key);
+    if (hit) return hit;
     const fresh = this.#tokens.get(key, () => this.#fetchToken(scopes));
     const cached = this.#usable(this.#tokens.peek(key));
     if (!cached) return await fresh;
@@ -186,6 +188,11 @@ export class GateClient implements MetadataBackend {
       fresh.catch(() => {}); // the refresh may still fail later; nobody awaits it then
       return this.#usable(this.#tokens.peek(key)) ?? await fresh;
     }
+  }
+
+  cachedToken(scopes: string[]): ExpiringToken | undefined {
+    const hit = this.#tokens.fresh(scopes.join(","));
+    return this.#usable(hit);
   }
 
   /** A cached token with at least a second left (clients reject `expires_in: 0`). */

@@ -2,7 +2,7 @@
  * The `/computeMetadata/v1/` tree a VM exposes, built from static values plus backend lookups.
  * @module
  */
-import { createHash } from "node:crypto";
+import { fnv1a64 } from "./fnv.ts";
 import type { MetadataBackend } from "./backend.ts";
 import { dir, type MetaDir, type MetaLazy, type MetaNode, text } from "./tree.ts";
 
@@ -43,8 +43,7 @@ export const INSTANCE_ZONE = "us-central1-a";
  * derived from the project id (19 digits, stable across restarts, different per project).
  */
 export function defaultInstance(projectId: string): InstanceValues {
-  const digest = createHash("sha256").update(`authcalator instance ${projectId}`).digest();
-  const raw = digest.readBigUInt64BE(0);
+  const raw = fnv1a64(`authcalator instance ${projectId}`);
   const id = (raw % 9_000_000_000_000_000_000n) + 1_000_000_000_000_000_000n;
   return {
     id: id.toString(),

@@ -23,14 +23,14 @@ async function withServer(
   });
   const stop = new AbortController();
   let port = 0;
-  const { app, waits } = createMetadataApp({
+  const { handler, waits } = createMetadataApp({
     backend: new FakeBackend(clock),
     store,
     clock,
     stop: stop.signal,
     hostAllowed: (h) => hostAllowed(h, "127.0.0.1", port),
   });
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
   port = server.addr.port;
   try {
     await fn(port, waits);
@@ -113,5 +113,43 @@ Deno.test("a hanging wait_for_change is released when the client disconnects", a
     await eventually(() => waits.active === 1, "the request to hang");
     conn.close();
     await eventually(() => waits.active === 0, "the waiter to be released");
+  });
+});
+
+Deno.test("the warm-token fast path answers exactly what the full app answers", async () => {
+  await withServer(async (port) => {
+    const base = "/computeMetadata/v1/instance/service-accounts/default/token";
+    const headers = { Host: `127.0.0.1:${port}`, "Metadata-Flavor": "Google" };
+    // The first request warms the cache through the full app; `?alt=json` always takes it.
+    const cold = await rawRequest(port, getRequest(base, headers));
+    const fast = await rawRequest(port, getRequest(base, headers));
+    const full = await rawRequest(port, getRequest(`${base}?alt=json`, headers));
+    for (const r of [cold, fast]) {
+      assert.equal(r.status, full.status);
+      assert.equal(r.body, full.body);
+      for (
+        const name of [
+          "content-type",
+          "metadata-flavor",
+          "server",
+          "cache-control",
+          "x-frame-options",
+          "x-xss-protection",
+          "content-length",
+        ]
+      ) {
+        assert.equal(r.headers.get(name), full.headers.get(name), name);
+      }
+    }
+    // The fast path keeps every refusal of the full app.
+    const noFlavor = await rawRequest(port, getRequest(base, { Host: `127.0.0.1:${port}` }));
+    assert.equal(noFlavor.status, 403);
+    const proxied = await rawRequest(
+      port,
+      getRequest(base, { ...headers, "X-Forwarded-For": "1.2.3.4" }),
+    );
+    assert.equal(proxied.status, 403);
+    const rebound = await rawRequest(port, getRequest(base, { ...headers, Host: "evil.example" }));
+    assert.equal(rebound.status, 403);
   });
 });

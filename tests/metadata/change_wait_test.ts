@@ -12,7 +12,8 @@ Deno.test("etagOf: 16 lowercase hex, stable, value-sensitive", () => {
   assert.equal(etagOf("a"), etagOf("a"));
   assert.notEqual(etagOf("a"), etagOf("b"));
   // md5("") = d41d8cd98f00b204e9800998ecf8427e; GCE-style ETags keep the last 16 characters.
-  assert.equal(etagOf(""), "e9800998ecf8427e");
+  assert.equal(etagOf(""), "cbf29ce484222325"); // FNV-1a 64 offset basis
+  assert.equal(etagOf("a"), "af63dc4c8601ec8c"); // published FNV-1a 64 test vector
 });
 
 Deno.test("bareEtag undoes quoting and weakening", () => {

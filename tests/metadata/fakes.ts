@@ -47,6 +47,11 @@ export class FakeBackend implements MetadataBackend {
     return Promise.resolve(token);
   }
 
+  /** Like the gate client: a token already minted and not failing is available synchronously. */
+  cachedToken(scopes: string[]): ExpiringToken | undefined {
+    return this.failWith ? undefined : this.#tokens.get(scopes.join(","));
+  }
+
   idToken(audience: string, format: IdTokenFormat): Promise<string> {
     this.idTokenCalls.push([audience, format]);
     if (this.failWith) return Promise.reject(this.failWith);
