@@ -3,7 +3,8 @@ import type { Clock } from "../clock.ts";
 import { type Adc, adcPath, readAdc } from "../google/adc.ts";
 import { impersonated, sourceClient } from "../google/auth_clients.ts";
 import type { GoogleEndpoints } from "../google/endpoints.ts";
-import { fetchWithDeadline, withDeadline } from "../http/deadline_fetch.ts";
+import { withDeadline } from "../http/deadline_fetch.ts";
+import { projectNumber, tokenInfoEmail } from "../google/rest_calls.ts";
 import { type ExpiringToken, TokenCache } from "../token_cache.ts";
 import { CLOUD_PLATFORM_SCOPE } from "../cli/config.ts";
 import type { GateTokenService } from "./types.ts";
@@ -180,21 +181,11 @@ export class GoogleTokenService implements GateTokenService {
     this.#email ??= this.#google("looking up the ADC identity", async () => {
       const { client } = await this.#currentSource();
       const { token } = await client.getAccessToken();
-      const res = await fetchWithDeadline(`${this.#options.endpoints.oauth2}/tokeninfo`, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ access_token: token ?? "" }),
-        timeoutMs: this.#options.timeoutMs,
-        what: "calling tokeninfo",
-      });
-      const body = parseJson(res.text);
-      if (!res.ok) {
-        throw new Error(
-          `tokeninfo answered ${res.status}: ${String(body?.error ?? res.text.slice(0, 200))}`,
-        );
-      }
-      if (typeof body?.email !== "string") throw new Error("tokeninfo returned no email");
-      return body.email;
+      return await tokenInfoEmail(
+        this.#options.endpoints.oauth2,
+        token ?? "",
+        this.#options.timeoutMs,
+      );
     });
     this.#email.catch(() => (this.#email = undefined));
     return this.#email;
@@ -204,28 +195,12 @@ export class GoogleTokenService implements GateTokenService {
     this.#projectNumber ??= this.#google("looking up the project number", async () => {
       const { client } = await this.#currentSource();
       const { token } = await client.getAccessToken();
-      const url = `${this.#options.endpoints.cloudresourcemanager}/v3/projects/${
-        encodeURIComponent(this.#options.projectId)
-      }`;
-      const res = await fetchWithDeadline(url, {
-        headers: { authorization: `Bearer ${token}` },
-        timeoutMs: this.#options.timeoutMs,
-        what: "calling Cloud Resource Manager",
-      });
-      const body = parseJson(res.text);
-      if (!res.ok) {
-        const err = body?.error as { message?: string; status?: string } | undefined;
-        throw new Error(
-          `Cloud Resource Manager answered ${res.status}: ${err?.status ?? ""} ${
-            err?.message ?? ""
-          }`.trim(),
-        );
-      }
-      const number = typeof body?.name === "string" ? body.name.split("/")[1] : undefined;
-      if (!number || !/^\d+$/.test(number)) {
-        throw new Error("Cloud Resource Manager returned no project number");
-      }
-      return number;
+      return await projectNumber(
+        this.#options.endpoints.cloudresourcemanager,
+        this.#options.projectId,
+        token ?? "",
+        this.#options.timeoutMs,
+      );
     });
     this.#projectNumber.catch(() => (this.#projectNumber = undefined));
     return this.#projectNumber;
@@ -246,13 +221,4 @@ function isUnauthenticated(err: unknown): boolean {
   const status = (err as { status?: number; response?: { status?: number } })?.response?.status ??
     (err as { status?: number })?.status;
   return status === 401 || /\bUNAUTHENTICATED\b/.test(String((err as Error)?.message));
-}
-
-function parseJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const value = JSON.parse(text);
-    return typeof value === "object" && value !== null ? value : undefined;
-  } catch {
-    return undefined;
-  }
 }
