@@ -3,7 +3,12 @@
  * at. Built on Deno built-ins only, so kube-token starts as fast as `deno run` allows.
  * @module
  */
-import { type HttpAnswer, HttpDeadlineError, httpGet, HttpProtocolError } from "./loopback_http.ts";
+import {
+  type HttpAnswer,
+  HttpDeadlineError,
+  httpGet,
+  HttpProtocolError,
+} from "../http/raw_http.ts";
 
 /** The metadata host kube-token uses when `GCE_METADATA_HOST` is unset or empty. */
 export const DEFAULT_METADATA_HOST = "127.0.0.1:8173";

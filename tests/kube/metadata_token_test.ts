@@ -8,7 +8,7 @@ import {
   tokenFromResponse,
   tokenUrl,
 } from "../../src/kube/metadata_token.ts";
-import { HttpDeadlineError, HttpProtocolError } from "../../src/kube/loopback_http.ts";
+import { HttpDeadlineError, HttpProtocolError } from "../../src/http/raw_http.ts";
 import { closedPort, startFakeMetadata, startStallingServer } from "./fake_metadata.ts";
 
 Deno.test("tokenUrl accepts host and host:port forms", () => {

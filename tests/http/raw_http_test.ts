@@ -5,8 +5,8 @@ import {
   HttpProtocolError,
   parseResponse,
   splitHostPort,
-} from "../../src/kube/loopback_http.ts";
-import { startStallingServer } from "./fake_metadata.ts";
+} from "../../src/http/raw_http.ts";
+import { startStallingServer } from "../kube/fake_metadata.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 

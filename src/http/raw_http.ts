@@ -1,8 +1,7 @@
 /**
- * A minimal HTTP/1.1 GET over `Deno.connect`, for kube-token alone. kubectl starts kube-token
- * on every call, and at start-up Deno's `fetch` costs about 10 ms and a first `setTimeout` about
- * 5 ms (measured, see scripts/bench.ts); a plain socket and an `Atomics.waitAsync` deadline cost
- * neither. The metadata host is plain HTTP, so nothing here needs TLS.
+ * A minimal HTTP/1.1 GET over `Deno.connect`, for kube-token: kubectl starts it on every call,
+ * and at start-up Deno's `fetch` costs about 10 ms and a first `setTimeout` about 5 ms. A plain
+ * socket and an `Atomics.waitAsync` deadline cost neither. The metadata host is plain HTTP.
  * @module
  */
 
@@ -57,7 +56,7 @@ export function splitHostPort(host: string): { hostname: string; port: number } 
  * GETs `path` from `host` with `Connection: close`, reading the whole response (headers and body)
  * within `timeoutMs`. `what` words the timeout message.
  */
-export async function httpGet(
+export function httpGet(
   host: string,
   path: string,
   headers: Record<string, string>,
@@ -65,11 +64,26 @@ export async function httpGet(
   what: string,
 ): Promise<HttpAnswer> {
   const { hostname, port } = splitHostPort(host);
+  return httpGetVia(() => Deno.connect({ hostname, port }), host, path, headers, timeoutMs, what);
+}
+
+/**
+ * GETs `path` over the connection `connect` opens (TCP or a Unix socket), sending `hostHeader`,
+ * reading the whole response within `timeoutMs` (connect included).
+ */
+export async function httpGetVia(
+  connect: () => Promise<Deno.Conn>,
+  hostHeader: string,
+  path: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  what: string,
+): Promise<HttpAnswer> {
   const limit = deadline(timeoutMs);
-  let conn: Deno.TcpConn | undefined;
+  let conn: Deno.Conn | undefined;
   const exchange = (async () => {
-    conn = await Deno.connect({ hostname, port });
-    const lines = [`GET ${path} HTTP/1.1`, `Host: ${host}`, "Connection: close"];
+    conn = await connect();
+    const lines = [`GET ${path} HTTP/1.1`, `Host: ${hostHeader}`, "Connection: close"];
     for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
     const request = new TextEncoder().encode(`${lines.join("\r\n")}\r\n\r\n`);
     for (let sent = 0; sent < request.length;) sent += await conn.write(request.subarray(sent));
@@ -88,7 +102,7 @@ export async function httpGet(
   }
 }
 
-async function readResponse(conn: Deno.TcpConn): Promise<HttpAnswer> {
+async function readResponse(conn: Deno.Conn): Promise<HttpAnswer> {
   let data = new Uint8Array(4096);
   let length = 0;
   for (;;) {
