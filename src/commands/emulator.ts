@@ -3,6 +3,7 @@
  * SIGTERM, optionally writing the engineer's authorized_user ADC file for a gate to use.
  * @module
  */
+import { waitForStopSignal } from "../stop_signal.ts";
 import type { Invocation } from "../cli/commands.ts";
 import { UsageError } from "../errors.ts";
 import {
@@ -79,20 +80,6 @@ export async function writePrivateFile(path: string, text: string): Promise<void
   } finally {
     file.close();
   }
-}
-
-function waitForStopSignal(): Promise<Deno.Signal> {
-  return new Promise((resolve) => {
-    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-    const handlers = signals.map((signal) => {
-      const handler = () => {
-        for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
-        resolve(signal);
-      };
-      Deno.addSignalListener(signal, handler);
-      return [signal, handler] as const;
-    });
-  });
 }
 
 /** Runs the emulator until SIGINT/SIGTERM; exit code 0 after a clean stop. */

@@ -1,3 +1,4 @@
+import { waitForStopSignal } from "../stop_signal.ts";
 import { dirname } from "node:path";
 import type { Invocation } from "../cli/commands.ts";
 import { runtimeDir } from "../cli/config.ts";
@@ -76,7 +77,7 @@ export async function run(invocation: Invocation): Promise<number> {
   );
   console.log(`gate listening on unix:${config.socket_path}`);
 
-  await waitForSignal();
+  await waitForStopSignal();
   console.error("gate: shutting down");
   // Deny queued approvals and revoke sessions while clients can still be answered, then close.
   await prod.shutdown();
@@ -95,19 +96,4 @@ function summary(invocation: Invocation, google: string): string {
     `  admin socket:     ${c.admin_socket_path}`,
     `  Google APIs:      ${google}`,
   ].join("\n");
-}
-
-/** Resolves on the first SIGINT or SIGTERM. */
-function waitForSignal(): Promise<Deno.Signal> {
-  return new Promise((resolve) => {
-    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-    const handlers = signals.map((signal) => {
-      const handler = () => {
-        signals.forEach((s, i) => Deno.removeSignalListener(s, handlers[i]));
-        resolve(signal);
-      };
-      Deno.addSignalListener(signal, handler);
-      return handler;
-    });
-  });
 }

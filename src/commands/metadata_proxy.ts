@@ -3,6 +3,7 @@
  * Unix socket.
  * @module
  */
+import { waitForStopSignal } from "../stop_signal.ts";
 import type { Invocation } from "../cli/commands.ts";
 import { UsageError } from "../errors.ts";
 import { withDeadline } from "../http/deadline_fetch.ts";
@@ -101,7 +102,7 @@ export async function run(invocation: Invocation): Promise<number> {
   port = server.addr.port;
   console.log(`metadata-proxy listening on http://${hostForUrl(bind)}:${port}`);
 
-  await waitForSignal();
+  await waitForStopSignal();
   stop.abort();
   try {
     await withDeadline(server.shutdown(), SHUTDOWN_GRACE_MS, "finishing in-flight requests");
@@ -110,19 +111,4 @@ export async function run(invocation: Invocation): Promise<number> {
   }
   gate.close();
   return 0;
-}
-
-/** Resolves on the first SIGINT or SIGTERM. */
-function waitForSignal(): Promise<Deno.Signal> {
-  return new Promise((resolve) => {
-    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-    const handlers = signals.map((signal) => {
-      const handler = () => {
-        signals.forEach((s, i) => Deno.removeSignalListener(s, handlers[i]));
-        resolve(signal);
-      };
-      Deno.addSignalListener(signal, handler);
-      return handler;
-    });
-  });
 }
