@@ -4,8 +4,7 @@
  * proves the chain with google-auth-library, prints "ready" and what to export, and stops
  * everything cleanly on Ctrl-C.
  */
-import { denoFlags, type PermissionContext, type Role, sampleContext } from "../src/permissions.ts";
-import { loadConfig } from "../src/cli/config.ts";
+import { pinnedFlags } from "../src/commands/permissions.ts";
 
 const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
 const CLIENT = new URL("./demo_client.ts", import.meta.url).pathname;
@@ -42,32 +41,22 @@ interface Proc {
 }
 const procs: Proc[] = [];
 
-/** The permission context of a role started with `flags` (config keys), as its pinned flags need. */
-function context(flags: Record<string, string>): PermissionContext {
-  const config = loadConfig({ flags, env });
-  return { ...sampleContext(), home: dir, runtimeDir: runDir, config, adcPath: adc };
-}
-
-function start(
-  name: string,
-  role: Role,
-  args: string[],
-  flags: Record<string, string>,
-  extraEnv: Record<string, string> = {},
-): Proc {
+/** Starts `authcalator <command> <args>` under the pinned flags of its role. */
+function start(command: string, args: string[], extraEnv: Record<string, string> = {}): Proc {
+  const roleEnv = { ...env, ...extraEnv };
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...denoFlags(role, context(flags)), MAIN, ...args],
-    env: { ...env, ...extraEnv },
+    args: ["run", "--quiet", ...pinnedFlags(command, args, roleEnv), MAIN, command, ...args],
+    env: roleEnv,
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
   }).spawn();
-  const proc: Proc = { name, child, output: "" };
+  const proc: Proc = { name: command, child, output: "" };
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
       proc.output += chunk;
-      for (const line of chunk.split("\n").filter(Boolean)) console.log(`[${name}] ${line}`);
+      for (const line of chunk.split("\n").filter(Boolean)) console.log(`[${command}] ${line}`);
     }
   };
   pump(child.stdout);
@@ -100,36 +89,23 @@ async function stopAll(): Promise<void> {
 }
 
 try {
-  const emulator = start(
-    "emulator",
-    "emulator",
-    ["emulator", "--port", "0", "--write-adc", adc],
-    {},
-  );
+  const emulator = start("emulator", ["--port", "0", "--write-adc", adc]);
   const [, base] = await waitFor(emulator, /emulator listening on (http:\/\/127\.0\.0\.1:\d+)/);
   await waitFor(emulator, new RegExp(adc.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
-  const gateArgs = [
+  const gate = start(
     "gate",
-    "--project-id",
-    PROJECT,
-    "--service-account",
-    SERVICE_ACCOUNT,
-    "--google-api-base",
-    base,
-  ];
-  const gate = start("gate", "gate", gateArgs, { google_api_base: base }, {
-    GOOGLE_APPLICATION_CREDENTIALS: adc,
-  });
+    ["--project-id", PROJECT, "--service-account", SERVICE_ACCOUNT, "--google-api-base", base],
+    { GOOGLE_APPLICATION_CREDENTIALS: adc },
+  );
   await waitFor(gate, /gate listening on unix:/);
-  const proxy = start("metadata-proxy", "metadata-proxy", [
-    "metadata-proxy",
+  const proxy = start("metadata-proxy", [
     "--project-id",
     PROJECT,
     "--service-account",
     SERVICE_ACCOUNT,
     "--port",
     port,
-  ], { port });
+  ]);
   const [, proxyUrl] = await waitFor(proxy, /metadata-proxy listening on (http:\/\/[\d.]+:\d+)/);
   const host = new URL(proxyUrl).host;
 

@@ -121,3 +121,28 @@ Deno.test("pinned flags are exact: no role but with-prod gets --allow-all", () =
   }
   assert.deepEqual(grantsFor("with-prod", sampleContext()), { all: true });
 });
+
+Deno.test("pinnedFlags reads paths and ports from the command line it will run", async () => {
+  const { pinnedFlags } = await import("../src/commands/permissions.ts");
+  const env = { HOME: "/home/u", XDG_RUNTIME_DIR: "/run/user/7" };
+  const proxy = pinnedFlags(
+    "metadata-proxy",
+    ["--socket-path", "/run/x/g.sock", "--port", "9999"],
+    env,
+  );
+  assert.ok(
+    proxy.includes("--allow-net=127.0.0.1:9999,unix:/run/x/g.sock,localhost"),
+    proxy.join(" "),
+  );
+  const gate = pinnedFlags("gate", ["--google-api-base", "http://127.0.0.1:4444"], {
+    ...env,
+    GOOGLE_APPLICATION_CREDENTIALS: "/keys/adc.json",
+  });
+  assert.ok(
+    gate.some((f) => f.startsWith("--allow-net=") && f.includes("127.0.0.1:4444")),
+    gate.join(" "),
+  );
+  assert.ok(gate.some((f) => f.startsWith("--allow-read=/keys/adc.json,")), gate.join(" "));
+  assert.throws(() => pinnedFlags("nope", [], env), /unknown command 'nope'/);
+  assert.throws(() => pinnedFlags("gate", ["--port", "x"], env), /port: must be a whole number/);
+});

@@ -3,9 +3,8 @@
  * `deno run <its pinned flags from src/permissions.ts> src/main.ts <role> <flags>`.
  * @module
  */
-import { loadConfig } from "../../src/cli/config.ts";
-import { denoFlags, type Role, sampleContext } from "../../src/permissions.ts";
-import { type RunningProcess, watchProcess } from "../../tests/helpers/cli.ts";
+import { pinnedFlags } from "../../src/commands/permissions.ts";
+import { freePort, type RunningProcess, watchProcess } from "../../tests/helpers/cli.ts";
 
 /** Absolute path of src/main.ts. */
 export const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
@@ -20,14 +19,6 @@ export interface RoleProcess {
   name: string;
   proc: RunningProcess;
   pid: number;
-}
-
-/** A loopback port that was free a moment ago (the config rejects port 0). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** The environment every role gets: clean, with the shared module cache. */
@@ -45,25 +36,14 @@ export function roleEnv(dir: string, extra: Record<string, string> = {}): Record
   return { ...env, ...extra };
 }
 
-/** Spawns `deno run <pinned flags of role> main.ts <command> <args>` and waits for `ready`. */
+/** Spawns `deno run <pinned flags of command's role> main.ts <command> <args>`; waits for `ready`. */
 export async function startRole(
-  name: string,
-  role: Role,
   command: string,
   args: string[],
   env: Record<string, string>,
-  configFlags: Record<string, unknown>,
   ready: RegExp,
-  adcPath?: string,
 ): Promise<RoleProcess & { match: RegExpMatchArray }> {
-  const config = loadConfig({ flags: configFlags, env });
-  const flags = denoFlags(role, {
-    ...sampleContext(),
-    home: env.HOME,
-    runtimeDir: env.XDG_RUNTIME_DIR,
-    config,
-    adcPath,
-  });
+  const flags = pinnedFlags(command, args, env);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", ...flags, MAIN, command, ...args],
     env,
@@ -75,7 +55,7 @@ export async function startRole(
   const proc = watchProcess(child);
   try {
     const match = await proc.waitFor(ready, 30_000);
-    return { name, proc, pid: child.pid, match };
+    return { name: command, proc, pid: child.pid, match };
   } catch (err) {
     await proc.stop();
     throw err;
@@ -104,11 +84,8 @@ export async function startChain(dir: string): Promise<Chain> {
   try {
     const emulator = await startRole(
       "emulator",
-      "emulator",
-      "emulator",
       ["--port", "0", "--write-adc", adcPath],
       roleEnv(dir),
-      {},
       /emulator listening on (http:\/\/127\.0\.0\.1:\d+)/,
     );
     started.push(emulator);
@@ -116,17 +93,8 @@ export async function startChain(dir: string): Promise<Chain> {
     const emulatorUrl = emulator.match[1];
 
     const socket = `${dir}/run/g.sock`;
-    const gateFlags = {
-      project_id: PROJECT,
-      service_account: SERVICE_ACCOUNT,
-      socket_path: socket,
-      admin_socket_path: `${dir}/run/adm/admin.sock`,
-      google_api_base: emulatorUrl,
-    };
     const gateEnv = roleEnv(dir, { GOOGLE_APPLICATION_CREDENTIALS: adcPath });
     const gate = await startRole(
-      "gate",
-      "gate",
       "gate",
       [
         "--project-id",
@@ -136,21 +104,17 @@ export async function startChain(dir: string): Promise<Chain> {
         "--socket-path",
         socket,
         "--admin-socket-path",
-        gateFlags.admin_socket_path,
+        `${dir}/run/adm/admin.sock`,
         "--google-api-base",
         emulatorUrl,
       ],
       gateEnv,
-      gateFlags,
       /gate listening on/,
-      adcPath,
     );
     started.push(gate);
 
     const port = freePort();
     const proxy = await startRole(
-      "metadata-proxy",
-      "metadata-proxy",
       "metadata-proxy",
       [
         "--project-id",
@@ -163,7 +127,6 @@ export async function startChain(dir: string): Promise<Chain> {
         String(port),
       ],
       roleEnv(dir),
-      { project_id: PROJECT, service_account: SERVICE_ACCOUNT, socket_path: socket, port },
       /metadata-proxy listening on (http:\/\/127\.0\.0\.1:\d+)/,
     );
     started.push(proxy);

@@ -1,10 +1,13 @@
-import type { Invocation } from "../cli/commands.ts";
-import { runtimeDir } from "../cli/config.ts";
+import { findCommand, type Invocation } from "../cli/commands.ts";
+import { parseCommandArgs } from "../cli/args.ts";
+import { type Config, loadConfig, runtimeDir } from "../cli/config.ts";
 import { UsageError } from "../errors.ts";
 import { COMMAND_ROLES, denoFlags, type PermissionContext, type Role } from "../permissions.ts";
 
 /** Builds the permission context for this user from the environment and config. */
-export function contextFrom(invocation: Invocation): PermissionContext {
+export function contextFrom(
+  invocation: { env: Record<string, string>; config?: Config },
+): PermissionContext {
   const env = invocation.env;
   return {
     home: env.HOME ?? "/",
@@ -15,6 +18,23 @@ export function contextFrom(invocation: Invocation): PermissionContext {
     kubeconfig: env.KUBECONFIG,
     metadataHost: env.GCE_METADATA_HOST,
   };
+}
+
+/**
+ * The pinned flags for running `authcalator <command> <args>` with environment `env`: the config
+ * (and so every path and port) is read from that very command line, never restated by a caller.
+ */
+export function pinnedFlags(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+): string[] {
+  const spec = findCommand(command);
+  const role = COMMAND_ROLES[command];
+  if (!spec || !role) throw new UsageError(`unknown command '${command}'`);
+  const parsed = parseCommandArgs(spec, args);
+  const config = loadConfig({ flags: parsed.configFlags, env, configPath: parsed.configPath });
+  return denoFlags(role, contextFrom({ env, config }));
 }
 
 /** The module specifier that runs authcalator: this checkout's main.ts, or the published package. */

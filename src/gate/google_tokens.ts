@@ -67,14 +67,13 @@ export class GoogleTokenService implements GateTokenService {
   async #currentSource(): Promise<Source> {
     const stamp = await this.#stamp();
     const existing = this.#source;
-    if (existing) {
-      const source = await existing.catch(() => undefined);
-      if (source && source.fileStamp === stamp && source.generation === this.#generation) {
-        return source;
-      }
-      if (source && source.fileStamp !== stamp) this.#resetCaches();
+    const current = existing && await existing.catch(() => undefined);
+    if (current && current.fileStamp === stamp && current.generation === this.#generation) {
+      return current;
     }
+    // Only the first caller to notice rebuilds; the others await what it started.
     if (this.#source === existing) {
+      if (current && current.fileStamp !== stamp) this.#resetCaches();
       const generation = this.#generation;
       this.#source = withDeadline(readAdc(this.#path), this.#options.timeoutMs, "loading ADC")
         .then((adc) => ({

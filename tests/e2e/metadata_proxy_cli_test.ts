@@ -2,10 +2,10 @@
 import assert from "node:assert/strict";
 import { bindAddress } from "../../src/commands/metadata_proxy.ts";
 import { UsageError } from "../../src/errors.ts";
-import { runCli, startCli } from "../helpers/cli.ts";
+import { freePort, runCli, startCli } from "../helpers/cli.ts";
 import { FakeGate, json, latch } from "../metadata/fake_gate.ts";
 import { eventually, getRequest, rawRequest } from "../metadata/raw_http.ts";
-import { freePort, proxyPermissions } from "../metadata/stack.ts";
+import { proxyPermissions } from "../metadata/stack.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "authcalator-md-cli-" });

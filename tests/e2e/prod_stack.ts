@@ -4,7 +4,7 @@
  * run with-prod, approve and deny as the operator would.
  */
 import assert from "node:assert/strict";
-import { denoFlags, sampleContext } from "../../src/permissions.ts";
+import { pinnedFlags } from "../../src/commands/permissions.ts";
 import { runCli, type RunningProcess, startCli } from "../helpers/cli.ts";
 
 export const PROJECT = "demo-project";
@@ -58,25 +58,7 @@ export async function startProdStack(options: ProdStackOptions = {}): Promise<Pr
       30_000,
     );
     await emulator.waitFor(/ADC written/, 10_000);
-    const ctx = sampleContext();
-    const gateConfig = {
-      ...ctx.config,
-      project_id: PROJECT,
-      service_account: SERVICE_ACCOUNT,
-      socket_path: socketPath,
-      admin_socket_path: adminPath,
-      google_api_base: url,
-    };
-    // The gate under its own pinned role permissions.
-    const gatePerms = denoFlags("gate", {
-      ...ctx,
-      home: dir,
-      runtimeDir: dir,
-      adcPath: `${dir}/adc.json`,
-      config: gateConfig,
-    });
-    const gate = startCli([
-      "gate",
+    const gateArgs = [
       "--project-id",
       PROJECT,
       "--service-account",
@@ -87,15 +69,18 @@ export async function startProdStack(options: ProdStackOptions = {}): Promise<Pr
       adminPath,
       "--google-api-base",
       url,
-    ], {
-      permissions: gatePerms,
-      env: {
-        GOOGLE_APPLICATION_CREDENTIALS: `${dir}/adc.json`,
-        XDG_RUNTIME_DIR: dir,
-        HOME: dir,
-        ...denoDirEnv(),
-        ...options.gateEnv,
-      },
+    ];
+    const gateEnv = {
+      GOOGLE_APPLICATION_CREDENTIALS: `${dir}/adc.json`,
+      XDG_RUNTIME_DIR: dir,
+      HOME: dir,
+      ...denoDirEnv(),
+      ...options.gateEnv,
+    };
+    // The gate under its own pinned role permissions.
+    const gate = startCli(["gate", ...gateArgs], {
+      permissions: pinnedFlags("gate", gateArgs, gateEnv),
+      env: gateEnv,
     });
     started.push(gate);
     await gate.waitFor(/gate listening on unix:/, 30_000);

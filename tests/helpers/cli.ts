@@ -158,3 +158,11 @@ export function watchProcess(child: Deno.ChildProcess): RunningProcess {
     },
   };
 }
+
+/** A loopback port that was free a moment ago, for a process whose port a test must know first. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}

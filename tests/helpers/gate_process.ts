@@ -1,7 +1,6 @@
 /** Starts a real gate process under its role's pinned permission flags. */
 import { type RunningProcess, startCli } from "./cli.ts";
-import { loadConfig } from "../../src/cli/config.ts";
-import { denoFlags, sampleContext } from "../../src/permissions.ts";
+import { pinnedFlags } from "../../src/commands/permissions.ts";
 
 /** The dev service account the emulator's default world lets the engineer impersonate. */
 export const DEV_SA = "dev-runner@demo-project.iam.gserviceaccount.com";
@@ -30,19 +29,6 @@ export async function gatePaths(dir: string): Promise<GatePaths> {
   };
 }
 
-/** The gate's pinned `deno run` flags for these paths, as `authcalator permissions gate` prints. */
-export function gatePermissions(paths: GatePaths, googleBase: string, home: string): string[] {
-  const env = { HOME: home, XDG_RUNTIME_DIR: paths.runDir };
-  const config = loadConfig({ flags: { google_api_base: googleBase }, env });
-  return denoFlags("gate", {
-    ...sampleContext(),
-    home,
-    runtimeDir: paths.runDir,
-    config,
-    adcPath: paths.adc,
-  });
-}
-
 /** Starts `authcalator gate` and waits until it listens. */
 export async function startGate(
   paths: GatePaths,
@@ -50,22 +36,21 @@ export async function startGate(
   home: string,
   extraArgs: string[] = [],
 ): Promise<RunningProcess> {
-  const gate = startCli(
-    [
-      "gate",
-      "--project-id",
-      "demo-project",
-      "--service-account",
-      DEV_SA,
-      "--google-api-base",
-      googleBase,
-      ...extraArgs,
-    ],
-    {
-      permissions: gatePermissions(paths, googleBase, home),
-      env: { GOOGLE_APPLICATION_CREDENTIALS: paths.adc, XDG_RUNTIME_DIR: paths.runDir, HOME: home },
-    },
-  );
+  const args = [
+    "--project-id",
+    "demo-project",
+    "--service-account",
+    DEV_SA,
+    "--google-api-base",
+    googleBase,
+    ...extraArgs,
+  ];
+  const env = {
+    GOOGLE_APPLICATION_CREDENTIALS: paths.adc,
+    XDG_RUNTIME_DIR: paths.runDir,
+    HOME: home,
+  };
+  const gate = startCli(["gate", ...args], { permissions: pinnedFlags("gate", args, env), env });
   await gate.waitFor(/gate listening on unix:|error|gate: /, 30_000);
   return gate;
 }

@@ -2,29 +2,17 @@
  * Starts the real processes a devcontainer setup runs, for end-to-end tests: the Google API
  * emulator, the gate on a Unix socket, and the metadata proxy under its own pinned permissions.
  */
-import { denoFlags, sampleContext } from "../../src/permissions.ts";
-import { type RunningProcess, startCli } from "../helpers/cli.ts";
+import { pinnedFlags } from "../../src/commands/permissions.ts";
+import { freePort, type RunningProcess, startCli } from "../helpers/cli.ts";
 
 /** The project and service account the e2e world uses. */
 export const PROJECT = "demo-project";
 export const SERVICE_ACCOUNT = "dev-runner@demo-project.iam.gserviceaccount.com";
 export const CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform";
 
-/** A port that was free a moment ago (the config refuses port 0, so the proxy needs a number). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
 /** The Deno permission flags the metadata-proxy role gets for this socket and port. */
 export function proxyPermissions(socketPath: string, port: number): string[] {
-  const ctx = sampleContext();
-  return denoFlags("metadata-proxy", {
-    ...ctx,
-    config: { ...ctx.config, socket_path: socketPath, port },
-  });
+  return pinnedFlags("metadata-proxy", ["--socket-path", socketPath, "--port", String(port)], {});
 }
 
 /** A running emulator → gate → proxy chain. */
