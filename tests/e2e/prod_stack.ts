@@ -4,11 +4,10 @@
  * run with-prod, approve and deny as the operator would.
  */
 import assert from "node:assert/strict";
-import { pinnedFlags } from "../../src/commands/permissions.ts";
+import { type Chain, PROJECT, startChain } from "../../src/testing/chain.ts";
 import { runCli, type RunningProcess, startCli } from "../helpers/cli.ts";
 
-export const PROJECT = "demo-project";
-export const SERVICE_ACCOUNT = "dev-runner@demo-project.iam.gserviceaccount.com";
+export { PROJECT, SERVICE_ACCOUNT } from "../../src/testing/chain.ts";
 export const TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token";
 
 export interface ProdStack extends AsyncDisposable {
@@ -46,44 +45,28 @@ export async function startProdStack(options: ProdStackOptions = {}): Promise<Pr
   await Deno.mkdir(`${dir}/wp`, { mode: 0o700 });
   const socketPath = `${dir}/g.sock`;
   const adminPath = `${dir}/adm/admin.sock`;
+  let chain: Chain;
+  try {
+    // The shared launcher: emulator, then the gate under its pinned role permissions.
+    chain = await startChain({
+      dir,
+      runDir: dir,
+      socketPath,
+      adminSocketPath: adminPath,
+      proxyPort: false,
+      gateEnv: options.gateEnv,
+    });
+  } catch (err) {
+    await Deno.remove(dir, { recursive: true });
+    throw err;
+  }
+  const gate = chain.gate;
   const started: RunningProcess[] = [];
   const stopAll = async () => {
     for (const p of started.reverse()) await p.stop("SIGTERM");
+    await chain.stop();
   };
   try {
-    const emulator = startCli(["emulator", "--port", "0", "--write-adc", `${dir}/adc.json`]);
-    started.push(emulator);
-    const [, url] = await emulator.waitFor(
-      /emulator listening on (http:\/\/127\.0\.0\.1:\d+)/,
-      30_000,
-    );
-    await emulator.waitFor(/ADC written/, 10_000);
-    const gateArgs = [
-      "--project-id",
-      PROJECT,
-      "--service-account",
-      SERVICE_ACCOUNT,
-      "--socket-path",
-      socketPath,
-      "--admin-socket-path",
-      adminPath,
-      "--google-api-base",
-      url,
-    ];
-    const gateEnv = {
-      GOOGLE_APPLICATION_CREDENTIALS: `${dir}/adc.json`,
-      XDG_RUNTIME_DIR: dir,
-      HOME: dir,
-      ...denoDirEnv(),
-      ...options.gateEnv,
-    };
-    // The gate under its own pinned role permissions.
-    const gate = startCli(["gate", ...gateArgs], {
-      permissions: pinnedFlags("gate", gateArgs, gateEnv),
-      env: gateEnv,
-    });
-    started.push(gate);
-    await gate.waitFor(/gate listening on unix:/, 30_000);
     let seen = 0;
     const stack: ProdStack = {
       dir,

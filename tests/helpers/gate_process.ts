@@ -1,9 +1,10 @@
-/** Starts a real gate process under its role's pinned permission flags. */
-import { type RunningProcess, startCli } from "./cli.ts";
-import { pinnedFlags } from "../../src/commands/permissions.ts";
+/** Starts a real gate process under its role's pinned permission flags (the shared launcher). */
+import type { RunningProcess } from "./cli.ts";
+import { baseEnv } from "./cli.ts";
+import { SERVICE_ACCOUNT, spawnRole } from "../../src/testing/chain.ts";
 
 /** The dev service account the emulator's default world lets the engineer impersonate. */
-export const DEV_SA = "dev-runner@demo-project.iam.gserviceaccount.com";
+export const DEV_SA = SERVICE_ACCOUNT;
 
 /** Where a test gate keeps its files. */
 export interface GatePaths {
@@ -45,12 +46,12 @@ export async function startGate(
     googleBase,
     ...extraArgs,
   ];
-  const env = {
+  const env = baseEnv({
     GOOGLE_APPLICATION_CREDENTIALS: paths.adc,
     XDG_RUNTIME_DIR: paths.runDir,
     HOME: home,
-  };
-  const gate = startCli(["gate", ...args], { permissions: pinnedFlags("gate", args, env), env });
+  });
+  const gate = spawnRole("gate", args, { env });
   await gate.waitFor(/gate listening on unix:|error|gate: /, 30_000);
   return gate;
 }

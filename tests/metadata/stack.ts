@@ -1,13 +1,13 @@
 /**
- * Starts the real processes a devcontainer setup runs, for end-to-end tests: the Google API
- * emulator, the gate on a Unix socket, and the metadata proxy under its own pinned permissions.
+ * The metadata e2e tests' view of the chain (emulator → gate → metadata-proxy, each under its
+ * pinned permissions), started by the one launcher in src/testing/chain.ts, plus client helpers.
  */
 import { pinnedFlags } from "../../src/commands/permissions.ts";
-import { freePort, type RunningProcess, startCli } from "../helpers/cli.ts";
+import { type Chain, startChain } from "../../src/testing/chain.ts";
+import { freePort, type RunningProcess } from "../helpers/cli.ts";
 
-/** The project and service account the e2e world uses. */
-export const PROJECT = "demo-project";
-export const SERVICE_ACCOUNT = "dev-runner@demo-project.iam.gserviceaccount.com";
+/** The project and service account the e2e world uses (the launcher's). */
+export { PROJECT, SERVICE_ACCOUNT } from "../../src/testing/chain.ts";
 export const CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform";
 
 /** The Deno permission flags the metadata-proxy role gets for this socket and port. */
@@ -30,88 +30,35 @@ export interface Stack extends AsyncDisposable {
   startGate(): Promise<RunningProcess>;
 }
 
-/** Starts the gate against the emulator with the engineer's ADC file. */
-async function launchGate(dir: string, emulatorUrl: string): Promise<RunningProcess> {
-  const gate = startCli([
-    "gate",
-    "--project-id",
-    PROJECT,
-    "--service-account",
-    SERVICE_ACCOUNT,
-    "--socket-path",
-    `${dir}/g.sock`,
-    "--admin-socket-path",
-    `${dir}/a/admin.sock`,
-    "--google-api-base",
-    emulatorUrl,
-  ], {
-    env: { GOOGLE_APPLICATION_CREDENTIALS: `${dir}/adc.json`, XDG_RUNTIME_DIR: dir },
-  });
-  await gate.waitFor(/gate listening on unix:/, 30_000);
-  return gate;
-}
-
-/** Starts emulator, gate and proxy; disposing stops all three and removes the directory. */
+/** Starts emulator, gate and proxy (the shared launcher); disposing stops all and removes the dir. */
 export async function startStack(): Promise<Stack> {
   const dir = await Deno.makeTempDir({ prefix: "authcalator-md-e2e-" });
   await Deno.chmod(dir, 0o700);
-  await Deno.mkdir(`${dir}/a`, { mode: 0o700 });
-  const started: RunningProcess[] = [];
-  const stopAll = async () => {
-    for (const p of started.reverse()) await p.stop("SIGTERM");
-  };
+  let chain: Chain;
   try {
-    const emulator = startCli(["emulator", "--port", "0", "--write-adc", `${dir}/adc.json`]);
-    started.push(emulator);
-    const [, emulatorUrl] = await emulator.waitFor(
-      /emulator listening on (http:\/\/127\.0\.0\.1:\d+)/,
-      30_000,
-    );
-    await emulator.waitFor(/ADC written/, 10_000);
-    let gate = await launchGate(dir, emulatorUrl);
-    started.push(gate);
-    const socketPath = `${dir}/g.sock`;
-    const proxyPort = freePort();
-    const proxy = startCli([
-      "metadata-proxy",
-      "--project-id",
-      PROJECT,
-      "--service-account",
-      SERVICE_ACCOUNT,
-      "--socket-path",
-      socketPath,
-      "--port",
-      String(proxyPort),
-    ], { permissions: proxyPermissions(socketPath, proxyPort) });
-    started.push(proxy);
-    await proxy.waitFor(/metadata-proxy listening on http:\/\/127\.0\.0\.1:\d+/, 30_000);
-    const stack: Stack = {
-      dir,
-      emulatorUrl,
-      socketPath,
-      proxyPort,
-      metadataHost: `127.0.0.1:${proxyPort}`,
-      emulator,
-      get gate() {
-        return gate;
-      },
-      proxy,
-      async startGate() {
-        gate = await launchGate(dir, emulatorUrl);
-        started.push(gate);
-        return gate;
-      },
-      async [Symbol.asyncDispose]() {
-        await stopAll();
-        await Deno.remove(dir, { recursive: true });
-      },
-    };
-    return stack;
+    chain = await startChain({ dir, proxyPort: freePort() });
   } catch (err) {
-    await stopAll();
     await Deno.remove(dir, { recursive: true });
     throw err;
   }
+  const metadataHost = chain.metadataHost!;
+  return {
+    dir,
+    emulatorUrl: chain.emulatorUrl,
+    socketPath: chain.socketPath,
+    proxyPort: Number(metadataHost.split(":")[1]),
+    metadataHost,
+    emulator: chain.emulator,
+    get gate() {
+      return chain.gate;
+    },
+    proxy: chain.proxy!,
+    startGate: () => chain.restartGate(),
+    async [Symbol.asyncDispose]() {
+      await chain.stop();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
 }
 
 /** GETs a metadata path from the proxy with the flavor header; bounded. */
