@@ -9,6 +9,7 @@ import { type Context, Hono } from "hono";
 import { type Clock, systemClock } from "../clock.ts";
 import { HttpError, messageOf } from "../errors.ts";
 import { secondsUntil } from "../token_cache.ts";
+import { admissionCheck } from "./admission.ts";
 import type { MetadataBackend } from "./backend.ts";
 import { ChangeWaits, etagOf, type Scheduler } from "./change_wait.ts";
 import { parseIdentityQuery, parseScopes, parseValueQuery, type ValueQuery } from "./query.ts";
@@ -73,8 +74,6 @@ const TOKEN_PREFIX = "/computeMetadata/v1/instance/service-accounts/";
 /** Hono bindings: on Deno.serve, `c.env` is the connection info. */
 export type MetadataEnv = { Bindings: Deno.ServeHandlerInfo | undefined };
 
-const FLAVOR_MISSING = "Missing Metadata-Flavor:Google header.";
-
 /** A value ready to send: body, content type and the ETag of its default representation. */
 interface Rendered {
   body: string;
@@ -94,6 +93,7 @@ export function createMetadataApp(options: MetadataAppOptions): MetadataApp {
     stop: options.stop,
   });
   const app = new Hono<MetadataEnv>();
+  const admit = admissionCheck(options.hostAllowed);
 
   const fail = (c: Context<MetadataEnv>, err: unknown): Response => {
     const path = new URL(c.req.url).pathname;
@@ -115,19 +115,8 @@ export function createMetadataApp(options: MetadataAppOptions): MetadataApp {
       const refused = await options.guard(req, c.env);
       if (refused) return withStandardHeaders(refused);
     }
-    if (options.hostAllowed && !options.hostAllowed(req.headers.get("host"))) {
-      return errorPage(403, path, "Requests for this Host are not allowed.");
-    }
-    if (req.headers.has("x-forwarded-for")) {
-      return errorPage(403, path, "Proxied requests (X-Forwarded-For) are not allowed.");
-    }
-    if (req.method !== "GET") return errorPage(405, path, req.method);
-    // The bare root answers without the header: Go's and Java's detection probes send none.
-    // With a query (`/?recursive=true` would show the whole tree) the header is required.
-    const probe = path === "/" && url.search === "";
-    if (!probe && req.headers.get("metadata-flavor") !== "Google") {
-      return errorPage(403, path, FLAVOR_MISSING);
-    }
+    const refused = admit(req.method, req.headers, path, url.search !== "");
+    if (refused) return refused;
     await next();
   });
 
@@ -281,13 +270,8 @@ export function createMetadataApp(options: MetadataAppOptions): MetadataApp {
     const url = request.url;
     const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
     if (!isTokenPath(path)) return fetch(request, info);
-    const headers = request.headers;
-    if (
-      headers.get("metadata-flavor") !== "Google" || headers.has("x-forwarded-for") ||
-      (options.hostAllowed && !options.hostAllowed(headers.get("host")))
-    ) {
-      return fetch(request, info);
-    }
+    const refused = admit("GET", request.headers, path, false);
+    if (refused) return refused;
     const token = backend.cachedToken(store.values.scopes);
     const expiresIn = token ? secondsUntil(token.expiresAt, clock.now()) : 0;
     if (!token || expiresIn <= 0) return fetch(request, info);

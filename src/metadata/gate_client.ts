@@ -7,7 +7,7 @@
 import { type Clock, systemClock } from "../clock.ts";
 import { HttpError } from "../errors.ts";
 import { DeadlineError, fetchWithDeadline, withDeadline } from "../http/deadline_fetch.ts";
-import { type ExpiringToken, TokenCache } from "../token_cache.ts";
+import { type ExpiringToken, TokenCache, type TokenCacheOptions } from "../token_cache.ts";
 import type { IdTokenFormat, MetadataBackend } from "./backend.ts";
 
 /** Per-call deadlines (ms), as gcp-authcalator's proxy: long enough for a gate that mints. */
@@ -46,6 +46,8 @@ export interface GateClientOptions {
   staleWaitMs?: number;
   /** Injected fetch for tests; by default a Deno HTTP client on the socket is used. */
   fetchFn?: typeof fetch;
+  /** Bounds of the access-token and identity-token caches (each); defaults are documented there. */
+  cache?: TokenCacheOptions;
 }
 
 /** The gate's `/health` answer. */
@@ -105,8 +107,8 @@ export class GateClient implements MetadataBackend {
         proxy: { transport: "unix", path: options.socketPath },
       });
     }
-    this.#tokens = new TokenCache(this.#clock);
-    this.#idTokens = new TokenCache(this.#clock);
+    this.#tokens = new TokenCache(this.#clock, options.cache);
+    this.#idTokens = new TokenCache(this.#clock, options.cache);
   }
 
   /** Releases the HTTP client. */
@@ -202,15 +204,17 @@ export class GateClient implements MetadataBackend {
 
   async #fetchToken(scopes: string[]): Promise<ExpiringToken> {
     const what = "asking the gate for an access token";
-    const fetchedAt = this.#clock.now();
     const query = scopes.map(encodeURIComponent).join(",");
     const body = await this.#get(`/token?scopes=${query}`, what, this.#timeouts.token);
+    // `expires_in` counts from when the gate answered, so it is dated from the answer's arrival:
+    // a gate that took 50 s must not leave its 3599 s token looking 50 s older than it is.
+    const arrivedAt = this.#clock.now();
     const accessToken = this.#field(body, "access_token", what);
     const expiresIn = body.expires_in === undefined ? 3600 : body.expires_in;
     if (typeof expiresIn !== "number" || !Number.isFinite(expiresIn) || expiresIn <= 0) {
       throw new HttpError(502, `the gate's answer had an invalid expires_in while ${what}`);
     }
-    return { accessToken, expiresAt: fetchedAt + expiresIn * 1000 };
+    return { accessToken, expiresAt: arrivedAt + expiresIn * 1000 };
   }
 
   /** An identity token, cached per audience and format until near its `exp`. */
