@@ -6,7 +6,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { type ApiName, classify } from "./api_names.ts";
-import { rpcError } from "./google_errors.ts";
+import { jsonResponse, rpcError } from "./google_errors.ts";
 import type { RequestLogEntry } from "./request_log.ts";
 import { certsRoutes } from "./routes/certs.ts";
 import { iamCredentialsRoutes } from "./routes/iamcredentials.ts";
@@ -14,6 +14,8 @@ import { tokenRoutes } from "./routes/oauth2_token.ts";
 import { resourceManagerRoutes } from "./routes/resource_manager.ts";
 import { tokeninfoRoutes } from "./routes/tokeninfo.ts";
 import { type EmulatorEnv, type EmulatorState, rfc3339 } from "./state.ts";
+import { RESET_MARKER } from "./reset_front.ts";
+import type { Malformation } from "./faults.ts";
 
 /** Largest request body accepted (Google's limits are larger; nothing here needs more). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -33,6 +35,50 @@ function delay(ms: number, signals: AbortSignal[]): Promise<boolean> {
       s.addEventListener("abort", onAbort, { once: true });
     }
   });
+}
+
+/** Resolves when any signal aborts; holds no timer. */
+function untilAborted(signals: AbortSignal[]): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      for (const s of signals) s.removeEventListener("abort", done);
+      resolve();
+    };
+    if (signals.some((s) => s.aborted)) return resolve();
+    for (const s of signals) s.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** An answer the raw TCP front turns into a closed connection (reset_front.ts). */
+function resetResponse(): Response {
+  return new Response(null, { status: 502, headers: { [RESET_MARKER]: "1" } });
+}
+
+/** A 200 `application/json` whose body is cut short: what a broken proxy or truncation sends. */
+function badJsonResponse(): Response {
+  return new Response('{\n  "error": "truncat', {
+    status: 200,
+    headers: { "content-type": "application/json; charset=utf-8" },
+  });
+}
+
+const EXPIRY_FIELDS = ["expireTime", "expires_in"];
+const TOKEN_FIELDS = ["accessToken", "access_token", "token", "id_token"];
+
+/** Breaks a successful JSON answer the way `kind` says (faults.ts). */
+async function malformed(res: Response, kind: Malformation, state: EmulatorState) {
+  const body = await res.json() as Record<string, unknown>;
+  if (kind === "not_object") return jsonResponse(200, "ok");
+  for (const field of EXPIRY_FIELDS) {
+    if (!(field in body)) continue;
+    if (kind === "missing_expiry") delete body[field];
+    if (kind === "past_expiry") {
+      body[field] = field === "expires_in" ? -3600 : rfc3339(state.clock.now() - 3_600_000);
+    }
+    if (kind === "garbled_expiry") body[field] = field === "expires_in" ? "soon" : "tomorrow-ish";
+  }
+  if (kind === "missing_token") { for (const field of TOKEN_FIELDS) delete body[field]; }
+  return jsonResponse(200, body);
 }
 
 /** A 200 whose body starts and never ends, until the client leaves or the emulator stops. */
@@ -87,9 +133,26 @@ export function createApp(state: EmulatorState): Hono<EmulatorEnv> {
       const failure = state.faults.takeFailure(api);
       if (failure) {
         fault = "fail";
-        const res = rpcError(failure.status, failure.message);
+        const res = rpcError(failure.status, failure.message, undefined, failure.headers);
         record(res.status);
         return res;
+      }
+      if (state.faults.take("reset", api)) {
+        fault = "reset";
+        record(0);
+        return resetResponse();
+      }
+      if (state.faults.take("hang", api)) {
+        fault = "hang";
+        await untilAborted([c.req.raw.signal, state.stopSignal]);
+        const res = rpcError(503, "The service is currently unavailable.");
+        record(0);
+        return res;
+      }
+      if (state.faults.take("bad_json", api)) {
+        fault = "bad_json";
+        record(200);
+        return badJsonResponse();
       }
       if (state.faults.takeStall(api)) {
         fault = "stall";
@@ -99,6 +162,13 @@ export function createApp(state: EmulatorState): Hono<EmulatorEnv> {
       }
     }
     await next();
+    if (api !== "unknown" && c.res.status === 200) {
+      const kind = state.faults.takeMalformation(api);
+      if (kind) {
+        fault = kind;
+        c.res = await malformed(c.res, kind, state);
+      }
+    }
     record(c.res.status);
   });
 

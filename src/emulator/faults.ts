@@ -1,6 +1,21 @@
 /**
- * Fault injection for tests: latency, failing the next calls, reauth and revocation errors on
- * refresh, and responses whose body never finishes.
+ * Fault injection for tests and the reliability suite. Each switch arms the next N calls of one
+ * API (see api_names.ts) and is consumed by the emulator's middleware (app.ts):
+ *
+ * | switch                    | what the client sees                                              |
+ * | ------------------------- | ----------------------------------------------------------------- |
+ * | `latency(api, ms)`        | every answer delayed by `ms` (ends early when the client leaves)  |
+ * | `failNext(api, n, status)`| Google's error shape with `status` (5xx, 403, ...)                |
+ * | `rateLimitNext(api, n, s)`| 429 RESOURCE_EXHAUSTED with `Retry-After: s`                      |
+ * | `resetNext(api, n)`       | the connection closed with no answer at all (raw TCP front)       |
+ * | `hangNext(api, n)`        | no answer until the client gives up (or the emulator stops)       |
+ * | `stallBody(api, n)`       | a 200 whose body starts and never ends (slow body)                |
+ * | `badJsonNext(api, n)`     | a 200 `application/json` whose body is not JSON                   |
+ * | `malformNext(api, kind)`  | a 200 whose JSON lacks or breaks a field: see {@link Malformation}|
+ * | `reauthAfter(n)`          | refreshes fail with `invalid_rapt` after n more successes          |
+ * | `revokeRefreshToken()`    | refreshes fail with `invalid_grant` (token expired or revoked)    |
+ *
+ * No fault holds a timer: hangs and stalls end on the request's signal or `stop()`.
  * @module
  */
 import type { ApiName } from "./api_names.ts";
@@ -9,7 +24,33 @@ import type { ApiName } from "./api_names.ts";
 export interface ForcedFailure {
   status: number;
   message: string;
+  /** Extra response headers, e.g. `Retry-After` on a 429. */
+  headers?: Record<string, string>;
 }
+
+/** Faults that arm the next N calls of an API. */
+export type ArmedFault = "reset" | "hang" | "stall" | "bad_json";
+
+/**
+ * How `malformNext` breaks a successful JSON answer: `missing_expiry` drops `expireTime` /
+ * `expires_in`, `past_expiry` dates it an hour ago, `garbled_expiry` makes it unparseable,
+ * `missing_token` drops `accessToken` / `access_token` / `token`, `not_object` answers a string.
+ */
+export type Malformation =
+  | "missing_expiry"
+  | "past_expiry"
+  | "garbled_expiry"
+  | "missing_token"
+  | "not_object";
+
+/** Every {@link Malformation}, for loops in tests. */
+export const MALFORMATIONS: readonly Malformation[] = [
+  "missing_expiry",
+  "past_expiry",
+  "garbled_expiry",
+  "missing_token",
+  "not_object",
+];
 
 /** What the next refresh_token grant with a valid refresh token must answer. */
 export type RefreshOutcome = "ok" | "reauth" | "revoked";
@@ -27,7 +68,8 @@ const DEFAULT_MESSAGES: Record<number, string> = {
 export class Faults {
   readonly #latency = new Map<ApiName, number>();
   readonly #failures = new Map<ApiName, { remaining: number; failure: ForcedFailure }>();
-  readonly #stalls = new Map<ApiName, number>();
+  readonly #armed = new Map<`${ArmedFault}:${ApiName}`, number>();
+  readonly #malformations = new Map<ApiName, { kind: Malformation; remaining: number }>();
   #reauthAfter?: number;
   #refreshes = 0;
   #revoked = false;
@@ -48,7 +90,7 @@ export class Faults {
 
   /** Makes the next `count` calls to `api` fail with `status` in Google's error shape. */
   failNext(api: ApiName, count = 1, status = 503, message?: string): this {
-    if (!Number.isInteger(count) || count < 1) throw new RangeError(`count must be >= 1`);
+    checkCount(count);
     if (!Number.isInteger(status) || status < 400 || status > 599) {
       throw new RangeError(`status must be an HTTP error status, got ${status}`);
     }
@@ -57,11 +99,66 @@ export class Faults {
     return this;
   }
 
+  /** Makes the next `count` calls to `api` answer 429 with `Retry-After: retryAfterSeconds`. */
+  rateLimitNext(api: ApiName, count = 1, retryAfterSeconds = 30): this {
+    if (!Number.isInteger(retryAfterSeconds) || retryAfterSeconds < 0) {
+      throw new RangeError(`retryAfterSeconds must be an integer >= 0, got ${retryAfterSeconds}`);
+    }
+    this.failNext(api, count, 429);
+    this.#failures.get(api)!.failure.headers = { "retry-after": String(retryAfterSeconds) };
+    return this;
+  }
+
   /** Makes the next `count` calls to `api` send headers and a partial body, then hang. */
   stallBody(api: ApiName, count = 1): this {
-    if (!Number.isInteger(count) || count < 1) throw new RangeError(`count must be >= 1`);
-    this.#stalls.set(api, count);
+    return this.#arm("stall", api, count);
+  }
+
+  /** Makes the next `count` connections carrying a call to `api` close without any answer. */
+  resetNext(api: ApiName, count = 1): this {
+    return this.#arm("reset", api, count);
+  }
+
+  /** Makes the next `count` calls to `api` never answer, until the client leaves or stop(). */
+  hangNext(api: ApiName, count = 1): this {
+    return this.#arm("hang", api, count);
+  }
+
+  /** Makes the next `count` calls to `api` answer 200 with a body that is not JSON. */
+  badJsonNext(api: ApiName, count = 1): this {
+    return this.#arm("bad_json", api, count);
+  }
+
+  /** Makes the next `count` successful answers of `api` malformed in the way `kind` says. */
+  malformNext(api: ApiName, kind: Malformation, count = 1): this {
+    if (!MALFORMATIONS.includes(kind)) throw new RangeError(`unknown malformation ${kind}`);
+    checkCount(count);
+    this.#malformations.set(api, { kind, remaining: count });
     return this;
+  }
+
+  #arm(fault: ArmedFault, api: ApiName, count: number): this {
+    checkCount(count);
+    this.#armed.set(`${fault}:${api}`, count);
+    return this;
+  }
+
+  /** Takes one armed `fault` for `api`, if any is pending. */
+  take(fault: ArmedFault, api: ApiName): boolean {
+    const key = `${fault}:${api}` as const;
+    const n = this.#armed.get(key);
+    if (!n) return false;
+    if (n === 1) this.#armed.delete(key);
+    else this.#armed.set(key, n - 1);
+    return true;
+  }
+
+  /** Takes one pending malformation for `api`'s next successful answer, if any. */
+  takeMalformation(api: ApiName): Malformation | undefined {
+    const pending = this.#malformations.get(api);
+    if (!pending) return undefined;
+    if (--pending.remaining === 0) this.#malformations.delete(api);
+    return pending.kind;
   }
 
   /** After `refreshes` more successful refreshes, every refresh fails with invalid_rapt. */
@@ -85,7 +182,8 @@ export class Faults {
   clear(): this {
     this.#latency.clear();
     this.#failures.clear();
-    this.#stalls.clear();
+    this.#armed.clear();
+    this.#malformations.clear();
     this.#reauthAfter = undefined;
     this.#refreshes = 0;
     this.#revoked = false;
@@ -107,11 +205,7 @@ export class Faults {
 
   /** Takes one stall for `api`, if any is pending. */
   takeStall(api: ApiName): boolean {
-    const n = this.#stalls.get(api);
-    if (!n) return false;
-    if (n === 1) this.#stalls.delete(api);
-    else this.#stalls.set(api, n - 1);
-    return true;
+    return this.take("stall", api);
   }
 
   /** Decides the answer to a refresh with a valid refresh token, counting successes. */
@@ -121,4 +215,8 @@ export class Faults {
     this.#refreshes++;
     return "ok";
   }
+}
+
+function checkCount(count: number): void {
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`count must be >= 1`);
 }

@@ -35,6 +35,7 @@ import { Faults } from "./faults.ts";
 import { randomToken } from "./random.ts";
 import { type EmulatorOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { RequestLog, type RequestLogEntry } from "./request_log.ts";
+import { startResetFront } from "./reset_front.ts";
 import { ServiceAccountKeys } from "./service_account_keys.ts";
 import { SigningKeys } from "./signing_keys.ts";
 import { type EmulatorState, findServiceAccount } from "./state.ts";
@@ -43,7 +44,8 @@ import { TokenStore } from "./token_store.ts";
 export type { ApiName } from "./api_names.ts";
 export { API_NAMES } from "./api_names.ts";
 export type { AuthorizedUserAdc, ImpersonatedAdc, ServiceAccountKeyFile } from "./credentials.ts";
-export type { Faults } from "./faults.ts";
+export type { Faults, Malformation } from "./faults.ts";
+export { MALFORMATIONS } from "./faults.ts";
 export {
   DEFAULT_ENGINEER_EMAIL,
   DEFAULT_PROJECT_ID,
@@ -118,12 +120,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     stalls: new Set(),
   };
   const app = createApp(state);
+  // The HTTP listener sits on a private loopback port behind the raw TCP front (reset_front.ts),
+  // which is what clients reach: only the front can close a connection without an answer.
   const server = Deno.serve({
     hostname: resolved.hostname,
-    port: resolved.port,
+    port: 0,
     onListen() {},
   }, app.fetch);
-  const addr = server.addr;
+  const front = startResetFront(resolved.hostname, resolved.port, server.addr);
+  const addr = front.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   state.baseUrl = `http://${host}:${addr.port}`;
 
@@ -138,6 +143,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         } catch { /* already closed */ }
       }
       state.stalls.clear();
+      await front.close();
       await server.shutdown();
     })();
     return stopping;

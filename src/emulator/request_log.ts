@@ -4,6 +4,7 @@
  * @module
  */
 import type { ApiName } from "./api_names.ts";
+import type { Malformation } from "./faults.ts";
 
 /** One answered request. */
 export interface RequestLogEntry {
@@ -17,7 +18,7 @@ export interface RequestLogEntry {
   /** Email of the authenticated caller or the subject of the grant, when known. */
   principal?: string;
   /** The injected fault that shaped the answer, if any. */
-  fault?: "fail" | "stall" | "latency";
+  fault?: "fail" | "stall" | "latency" | "reset" | "hang" | "bad_json" | Malformation;
 }
 
 /** Counts and records requests. */
