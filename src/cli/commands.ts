@@ -50,7 +50,18 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "host daemon: holds ADC, mints tokens, serves the gate socket",
     usage: "[flags]",
     loadsConfig: true,
-    flags: [],
+    flags: [
+      {
+        name: "allow-missing-credentials",
+        type: "boolean",
+        help: "start even when the ADC check fails (says loudly what is wrong)",
+      },
+      {
+        name: "no-audit-required",
+        type: "boolean",
+        help: "keep granting dev tokens when the audit log cannot be written (prod never)",
+      },
+    ],
     positionals: 0,
     load: () => import("../commands/gate.ts"),
   },
@@ -123,9 +134,14 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: "kube-setup",
     summary: "point kubeconfig users of gke-gcloud-auth-plugin at kube-token",
-    usage: "",
+    usage: "[--command <path>]",
     loadsConfig: false,
-    flags: [],
+    flags: [{
+      name: "command",
+      type: "string",
+      arg: "path",
+      help: "absolute path kubectl runs (default: this authcalator executable)",
+    }],
     positionals: 0,
     load: () => import("../commands/kube_setup.ts"),
   },

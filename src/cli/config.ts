@@ -1,6 +1,15 @@
 import { parse as parseToml, TomlError } from "smol-toml";
 import { CONFIG_KEYS, type ConfigKey, envName, flagName } from "./config_keys.ts";
 import { UsageError } from "../errors.ts";
+import {
+  isLogFormat,
+  isLogLevel,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+} from "../log.ts";
+import { DEFAULT_AUDIT_MAX_BYTES, DEFAULT_AUDIT_MAX_FILES } from "../gate/audit.ts";
 
 /** Validated configuration shared by every role (defaults applied where a role needs them). */
 export interface Config {
@@ -32,6 +41,16 @@ export interface Config {
   iamcredentials_api_base?: string;
   cloudresourcemanager_api_base?: string;
   privilegedaccessmanager_api_base?: string;
+  /** Gate: whether dev grants fail closed when the audit log cannot be written (prod always does). */
+  audit_required?: boolean;
+  /** Gate: size at which audit.log is rotated. */
+  audit_max_bytes?: number;
+  /** Gate: rotated audit files kept besides audit.log. */
+  audit_max_files?: number;
+  /** Daemons: lowest level of their own log lines that is written. */
+  log_level?: LogLevel;
+  /** Daemons: `text` or `json` log lines. */
+  log_format?: LogFormat;
   /** The TOML file the config came from, if any (for `permissions`). */
   config_path?: string;
 }
@@ -256,6 +275,11 @@ function applyDefaults(
     token_ttl_seconds: 3600,
     session_ttl_seconds: 28800,
     no_quota_project: false,
+    audit_required: true,
+    audit_max_bytes: DEFAULT_AUDIT_MAX_BYTES,
+    audit_max_files: DEFAULT_AUDIT_MAX_FILES,
+    log_level: "info",
+    log_format: "text",
     env: {},
     ...values,
   } as Config;
@@ -281,6 +305,8 @@ const RANGES: Record<string, [number, number]> = {
   token_ttl_seconds: [60, 43200],
   pam_grant_ttl_seconds: [301, 43200],
   session_ttl_seconds: [300, 86400],
+  audit_max_bytes: [1024, 1073741824],
+  audit_max_files: [1, 100],
 };
 
 function validate(config: Config, raw: Map<string, RawValue>, errors: string[]): void {
@@ -317,6 +343,18 @@ function validate(config: Config, raw: Map<string, RawValue>, errors: string[]):
     if (value === undefined) continue;
     const why = apiBaseProblem(value);
     if (why) errors.push(`${key}: ${why}`);
+  }
+  if (typeof config.log_level === "string" && !isLogLevel(config.log_level)) {
+    errors.push(
+      `log_level: must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(config.log_level)}`,
+    );
+  }
+  if (typeof config.log_format === "string" && !isLogFormat(config.log_format)) {
+    errors.push(
+      `log_format: must be one of ${LOG_FORMATS.join(", ")}, got ${
+        JSON.stringify(config.log_format)
+      }`,
+    );
   }
   if (config.agent_uid !== undefined && /^-/.test(config.agent_uid)) {
     errors.push("agent_uid: must be a non-negative uid or a user name");

@@ -172,6 +172,41 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     arg: "url",
     help: "PAM base (https://privilegedaccessmanager.googleapis.com)",
   },
+  {
+    key: "audit_required",
+    kind: "bool",
+    env: true,
+    help:
+      "gate: refuse dev tokens too when the audit log cannot be written (default true; prod grants are always refused; TOML/env false, or gate --no-audit-required, opts out)",
+  },
+  {
+    key: "audit_max_bytes",
+    kind: "int",
+    env: true,
+    arg: "n",
+    help: "gate: rotate audit.log at this size, 1024-1073741824 (10485760)",
+  },
+  {
+    key: "audit_max_files",
+    kind: "int",
+    env: true,
+    arg: "n",
+    help: "gate: rotated audit files kept (audit.log.1 …), 1-100 (5)",
+  },
+  {
+    key: "log_level",
+    kind: "string",
+    env: true,
+    arg: "level",
+    help: "daemons' own log: error, warn, info or debug (info)",
+  },
+  {
+    key: "log_format",
+    kind: "string",
+    env: true,
+    arg: "format",
+    help: "daemons' own log lines: text or json (text)",
+  },
 ];
 
 /** The flag spelling of a config key: `socket_path` → `socket-path`. */

@@ -1,3 +1,8 @@
+/**
+ * `authcalator gate`: checks what it depends on (its audit log, the ADC), binds its sockets,
+ * says on its terminal what it is and how approvals will be asked, then serves until a stop signal.
+ * @module
+ */
 import { waitForStopSignal } from "../stop_signal.ts";
 import { dirname } from "node:path";
 import type { Invocation } from "../cli/commands.ts";
@@ -5,9 +10,20 @@ import { runtimeDir } from "../cli/config.ts";
 import { systemClock } from "../clock.ts";
 import { resolveEndpoints } from "../google/endpoints.ts";
 import { createGateApp } from "../gate/app.ts";
-import { createProdLayer, systemProdOptions } from "../gate/prod.ts";
-import { FileAuditLog } from "../gate/audit.ts";
-import { checkGateConfig } from "../gate/gate_config.ts";
+import { createProdLayer, type ProdLayerOptions, systemProdOptions } from "../gate/prod.ts";
+import {
+  checkAuditLog,
+  DEFAULT_AUDIT_MAX_BYTES,
+  DEFAULT_AUDIT_MAX_FILES,
+  FileAuditLog,
+} from "../gate/audit.ts";
+import { dialogProgram } from "../gate/confirm/chain.ts";
+import {
+  checkCredentials,
+  credentialsFailure,
+  type CredentialsReport,
+} from "../gate/credentials_check.ts";
+import { checkGateConfig, type GateConfig } from "../gate/gate_config.ts";
 import { GoogleTokenService } from "../gate/google_tokens.ts";
 import type { GateDeps } from "../gate/types.ts";
 import {
@@ -16,6 +32,7 @@ import {
   serveUnix,
   type UnixServer,
 } from "../gate/unix_socket.ts";
+import { createLogger, type Logger } from "../log.ts";
 import { VERSION } from "../version.ts";
 
 /** Socket file modes: the main socket is shared with the container's group; admin is ours alone. */
@@ -27,11 +44,19 @@ export async function run(invocation: Invocation): Promise<number> {
   const config = checkGateConfig(invocation.config!);
   const env = invocation.env;
   const clock = systemClock;
+  const log = createLogger({
+    component: "gate",
+    level: config.log_level,
+    format: config.log_format,
+  });
+  const auditRequired = auditRequiredFrom(invocation, config);
+  const allowMissing = invocation.flags["allow-missing-credentials"] === true;
   const endpoints = resolveEndpoints(config);
   const xdg = env.XDG_RUNTIME_DIR;
   const dirMode = (dir: string) => (xdg && dir === xdg.replace(/\/+$/, "") ? 0o700 : 0o750);
 
   const auditDir = runtimeDir(env);
+  const auditPath = `${auditDir}/audit.log`;
   const tokens = new GoogleTokenService({
     projectId: config.project_id,
     serviceAccount: config.service_account,
@@ -40,60 +65,179 @@ export async function run(invocation: Invocation): Promise<number> {
     clock,
     hostname: Deno.hostname(),
   });
-  const deps: GateDeps = {
-    config,
+  const audit = new FileAuditLog({
+    path: auditPath,
     clock,
-    tokens,
-    audit: new FileAuditLog(`${auditDir}/audit.log`, clock),
-    startedAt: clock.now(),
-  };
-
-  const prod = createProdLayer(deps, systemProdOptions(env));
+    required: auditRequired,
+    maxBytes: config.audit_max_bytes,
+    maxFiles: config.audit_max_files,
+    log: (m) => log.error(m),
+  });
+  const deps: GateDeps = { config, clock, tokens, audit, startedAt: clock.now() };
+  const prodOptions = systemProdOptions(env, (line) => log.info(line));
+  const prod = createProdLayer(deps, prodOptions);
 
   const previousUmask = Deno.umask(0o077);
   const servers: UnixServer[] = [];
+  let credentials: CredentialsReport;
   try {
     await ensurePrivateDir(auditDir, dirMode(auditDir));
+    // Fail closed before anything is served: a gate that cannot record grants never starts.
+    checkAuditLog(auditPath, { log: (m) => log.warn(m) });
+    log.debug(`checking Application Default Credentials with one refresh against Google`);
+    credentials = await checkCredentials(tokens, env);
+    if (credentials.problem && !allowMissing) throw new Error(credentialsFailure(credentials));
     await ensurePrivateDir(dirname(config.socket_path), dirMode(dirname(config.socket_path)));
     await ensurePrivateDir(dirname(config.admin_socket_path), 0o700);
     await assertDistinctSockets({
       socket_path: config.socket_path,
       admin_socket_path: config.admin_socket_path,
     });
-    const main = createGateApp(deps, "main", prod.handlers("main"));
-    servers.push(await serveUnix(config.socket_path, MAIN_SOCKET_MODE, main.fetch));
-    servers.push(await serveUnix(config.admin_socket_path, ADMIN_SOCKET_MODE, prod.adminApp.fetch));
+    const main = createGateApp(deps, "main", prod.handlers("main"), appLog(log));
+    servers.push(await bind(config.socket_path, MAIN_SOCKET_MODE, main.fetch, "socket-path"));
+    servers.push(
+      await bind(
+        config.admin_socket_path,
+        ADMIN_SOCKET_MODE,
+        prod.adminApp.fetch,
+        "admin-socket-path",
+      ),
+    );
   } catch (err) {
     await Promise.all(servers.map((s) => s.close(0)));
     Deno.umask(previousUmask);
+    await prod.shutdown();
     throw err;
   }
 
-  console.log(
-    summary(
-      invocation,
-      endpoints.oauth2 === "https://oauth2.googleapis.com" ? "Google" : endpoints.oauth2,
-    ),
-  );
-  console.log(`gate listening on unix:${config.socket_path}`);
+  const facts = bannerFacts({
+    config,
+    credentials,
+    auditPath,
+    auditRequired,
+    approvals: approvalMethods(prodOptions),
+    google: endpoints.oauth2 === "https://oauth2.googleapis.com" ? "Google" : endpoints.oauth2,
+  });
+  if (config.log_format === "json") {
+    console.log(JSON.stringify({
+      time: new Date(clock.now()).toISOString(),
+      level: "info",
+      component: "gate",
+      msg: `authcalator ${VERSION} gate`,
+      ...Object.fromEntries(facts.map(([k, v]) => [k.replaceAll(" ", "_"), v])),
+    }));
+  } else {
+    console.log(renderBanner(facts));
+  }
+  if (credentials.problem) {
+    log.warn(
+      `STARTED WITHOUT USABLE CREDENTIALS (--allow-missing-credentials): ${credentials.problem}. ` +
+        `Every token request fails until this is fixed. Fix: ${credentials.fix}`,
+    );
+  }
+  if (!auditRequired) {
+    log.warn(
+      "audit_required = false: if the audit log cannot be written, dev tokens are still granted " +
+        "(unaudited); prod grants are refused regardless",
+    );
+  }
+  const listening = `gate listening on unix:${config.socket_path}`;
+  if (config.log_format === "json") {
+    console.log(JSON.stringify({ level: "info", component: "gate", msg: listening }));
+  } else console.log(listening);
 
   await waitForStopSignal();
-  console.error("gate: shutting down");
+  log.info("shutting down");
   // Deny queued approvals and revoke sessions while clients can still be answered, then close.
   await prod.shutdown();
   await Promise.all(servers.map((s) => s.close()));
   return 0;
 }
 
-function summary(invocation: Invocation, google: string): string {
-  const c = invocation.config!;
+/** `audit_required` from config (flag, env, TOML), turned off by the gate's `--no-audit-required`. */
+export function auditRequiredFrom(invocation: Invocation, config: GateConfig): boolean {
+  if (invocation.flags["no-audit-required"] === true) return false;
+  return config.audit_required ?? true;
+}
+
+/** Adapts the app's `gate: …` lines to the leveled log (the app predates the logger). */
+function appLog(log: Logger): (message: string) => void {
+  return (m) => log.error(m.replace(/^gate: /, ""));
+}
+
+/** Binds a socket; one in use names itself and says how to pick another. */
+async function bind(
+  path: string,
+  mode: number,
+  handler: Deno.ServeHandler<Deno.UnixAddr>,
+  flag: string,
+): Promise<UnixServer> {
+  try {
+    return await serveUnix(path, mode, handler);
+  } catch (err) {
+    const inUse = err instanceof Deno.errors.AddrInUse ||
+      /already running|in use/i.test((err as Error).message);
+    if (!inUse) throw err;
+    const env = `GCP_AUTHCALATOR_${flag.replaceAll("-", "_").toUpperCase()}`;
+    throw new Error(
+      `${(err as Error).message}\n  ${path} is in use: stop the gate that holds it, or pick ` +
+        `another path with --${flag} <path> (or ${env}, or ${flag.replaceAll("-", "_")} in the ` +
+        "TOML config); the containers' socket mount must follow it",
+    );
+  }
+}
+
+/** The confirmation surfaces this host will try, in order. */
+export function approvalMethods(options: ProdLayerOptions): string[] {
+  const methods: string[] = [];
+  const dialog = dialogProgram(options.platform, options.env);
+  if (dialog === "zenity") methods.push("zenity dialog (a display is set; skipped if it fails)");
+  if (dialog === "osascript") methods.push("macOS dialog (osascript)");
+  if (options.terminal) methods.push("this terminal");
+  methods.push("pending queue (authcalator pending / approve / deny)");
+  return methods;
+}
+
+interface BannerInput {
+  config: GateConfig;
+  credentials: CredentialsReport;
+  auditPath: string;
+  auditRequired: boolean;
+  approvals: string[];
+  google: string;
+}
+
+/** The banner's facts, in order: what the gate is, whom it acts for and where its parts are. */
+export function bannerFacts(input: BannerInput): [string, string][] {
+  const { config: c, credentials } = input;
+  const maxBytes = c.audit_max_bytes ?? DEFAULT_AUDIT_MAX_BYTES;
+  const maxFiles = c.audit_max_files ?? DEFAULT_AUDIT_MAX_FILES;
+  return [
+    ["engineer", credentials.email ?? `UNKNOWN (${credentials.problem ?? "not checked"})`],
+    ["ADC", `${credentials.type ?? "unusable"} credential from ${credentials.path}`],
+    ["project", c.project_id],
+    ["dev service account", c.service_account],
+    ["token TTL", `${c.token_ttl_seconds} s (sessions ${c.session_ttl_seconds} s)`],
+    ["socket", c.socket_path],
+    ["admin socket", c.admin_socket_path],
+    [
+      "audit log",
+      `${input.auditPath} (rotates at ${maxBytes} bytes, keeps ${maxFiles} old files; ` +
+      (input.auditRequired
+        ? "nothing is granted if it cannot be written)"
+        : "prod refused, dev still granted if it cannot be written)"),
+    ],
+    ["approvals", input.approvals.join(", then ")],
+    ["Google APIs", input.google],
+    ["log", `${c.log_level ?? "info"}, ${c.log_format ?? "text"}`],
+  ];
+}
+
+/** Renders the banner for a terminal. */
+export function renderBanner(facts: [string, string][]): string {
+  const width = Math.max(...facts.map(([k]) => k.length)) + 2;
   return [
     `authcalator ${VERSION} gate`,
-    `  project:          ${c.project_id}`,
-    `  service account:  ${c.service_account}`,
-    `  token TTL:        ${c.token_ttl_seconds} s (sessions ${c.session_ttl_seconds} s)`,
-    `  socket:           ${c.socket_path}`,
-    `  admin socket:     ${c.admin_socket_path}`,
-    `  Google APIs:      ${google}`,
+    ...facts.map(([k, v]) => `  ${(k + ":").padEnd(width)}${v}`),
   ].join("\n");
 }

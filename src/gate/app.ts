@@ -84,6 +84,7 @@ export function createGateApp(
     };
     try {
       const token = await tokens.devToken(scopes, ttlParam ?? config.token_ttl_seconds);
+      // Written before the token leaves: a line that cannot be written throws audit_unavailable.
       audit.write({ ...entry, result: "granted" });
       return json(c, {
         access_token: token.accessToken,
@@ -91,8 +92,8 @@ export function createGateApp(
         token_type: "Bearer",
       });
     } catch (err) {
-      const error = err instanceof HttpError ? err.message : "internal error";
-      audit.write({ ...entry, result: "error", error });
+      failedMint(log, `dev token (scopes ${scopes.join(",")}, ${listener} socket)`, err);
+      audit.write({ ...entry, result: "error", error: auditError(err) });
       throw err;
     }
   });
@@ -107,7 +108,21 @@ export function createGateApp(
     if (format !== "standard" && format !== "full") {
       throw new HttpError(400, "format must be standard or full");
     }
-    return json(c, { id_token: await tokens.idToken(audience, format === "full") });
+    const entry = {
+      endpoint: "/id-token",
+      level: "dev" as const,
+      socket: listener,
+      audience,
+    };
+    try {
+      const idToken = await tokens.idToken(audience, format === "full");
+      audit.write({ ...entry, result: "granted" });
+      return json(c, { id_token: idToken });
+    } catch (err) {
+      failedMint(log, `identity token (${listener} socket)`, err);
+      audit.write({ ...entry, result: "error", error: auditError(err) });
+      throw err;
+    }
   });
 
   app.on(["POST", "GET", "DELETE"], "/session", (c) => {
@@ -123,6 +138,21 @@ export function createGateApp(
   app.notFound((c) => json(c, { error: "Not found" }, 404));
   app.onError((err, c) => errorResponse(c, err, log));
   return app;
+}
+
+/** The `error` of an audit line: an HttpError's user-facing message, else nothing revealing. */
+function auditError(err: unknown): string {
+  return err instanceof HttpError ? err.message : "internal error";
+}
+
+/**
+ * Logs a failed mint on the gate's stderr with its reason (HttpErrors; anything else is logged by
+ * errorResponse). Messages are already scrubbed; the logger scrubs again.
+ */
+function failedMint(log: (message: string) => void, what: string, err: unknown): void {
+  if (!(err instanceof HttpError)) return;
+  const code = err.code ? ` [${err.code}]` : "";
+  log(`gate: ${what} not granted: ${err.status}${code} ${cleanMessage(scrubSecrets(err.message))}`);
 }
 
 function prodOnly(c: Context, handler: ((c: Context) => Promise<Response>) | undefined) {
