@@ -1,14 +1,18 @@
 /**
  * The admin socket's API: list, show, approve and deny pending prod requests. It is served only on
  * the admin socket (0600, its own directory, never mounted into containers), so nothing a
- * container can reach can approve its own request.
+ * container can reach can approve its own request. A request that is no longer waiting answers 410
+ * with a code saying why (its requester went away, it expired, it was already decided), so an
+ * orphaned request can never be approved and the operator is told the truth.
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { Clock } from "../clock.ts";
 import { errorResponse, json } from "./app.ts";
 import type { AuditLog } from "./audit.ts";
-import type { PendingQueue } from "./pending.ts";
+import { peerAuditFields } from "./requester.ts";
+import { GONE_CODES } from "../gate_api/prod_outcome.ts";
+import type { PendingOutcome, PendingQueue } from "./pending.ts";
 
 /** What the admin app is built from. */
 export interface AdminAppDeps {
@@ -20,6 +24,28 @@ export interface AdminAppDeps {
 }
 
 const ID = ":id{[0-9a-f]{32}}";
+
+/** The 410 body for a request that ended as `outcome`. */
+export function goneBody(outcome: PendingOutcome): { error: string; code: string } {
+  switch (outcome) {
+    case "cancelled":
+      return {
+        error: "The requester has gone: it disconnected, so there is nothing to approve",
+        code: GONE_CODES.requesterGone,
+      };
+    case "expired":
+      return {
+        error: "The request expired: nobody decided within its time",
+        code: GONE_CODES.expired,
+      };
+    case "approved":
+      return { error: "The request was already approved", code: GONE_CODES.approved };
+    case "denied":
+      return { error: "The request was already denied", code: GONE_CODES.denied };
+    case "shutdown":
+      return { error: "The gate shut down while the request waited", code: GONE_CODES.shutdown };
+  }
+}
 
 /** Builds the admin app. Unknown routes are 404 whatever the method (no 405 here). */
 export function createAdminApp(deps: AdminAppDeps): Hono {
@@ -33,16 +59,22 @@ export function createAdminApp(deps: AdminAppDeps): Hono {
       uptime_seconds: Math.floor((deps.clock.now() - deps.startedAt) / 1000),
     }));
   app.get("/pending", (c) => json(c, { pending: pending.list() }));
+  /** 410 with the reason when the queue remembers how `id` ended, else 404. */
+  const notWaiting = (c: Context, id: string) => {
+    const ended = pending.outcomeOf(id);
+    return ended ? json(c, goneBody(ended), 410) : json(c, notQueued, 404);
+  };
   app.get(`/pending/${ID}`, (c) => {
-    const request = pending.get(c.req.param("id"));
-    return request ? json(c, request) : json(c, notQueued, 404);
+    const id = c.req.param("id");
+    const request = pending.get(id);
+    return request ? json(c, request) : notWaiting(c, id);
   });
   for (const action of ["approve", "deny"] as const) {
     app.post(`/pending/${ID}/${action}`, (c) => {
       const id = c.req.param("id");
       const request = pending.get(id);
       const done = request && (action === "approve" ? pending.approve(id) : pending.deny(id));
-      if (!request || !done) return json(c, notQueued, 404);
+      if (!request || !done) return notWaiting(c, id);
       audit.write({
         endpoint: `/pending/${id}/${action}`,
         level: "prod",
@@ -51,6 +83,8 @@ export function createAdminApp(deps: AdminAppDeps): Hono {
         email: request.email,
         command: request.command?.summary,
         pending_id: id,
+        pairing_code: request.pairingCode,
+        ...(request.requester ? peerAuditFields(request.requester) : {}),
       });
       deps.log(`gate: pending request ${id} ${action === "approve" ? "approved" : "denied"}`);
       return json(c, { status: action === "approve" ? "approved" : "denied" });

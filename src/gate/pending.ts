@@ -1,16 +1,22 @@
 /**
  * The pending queue: the last link of the confirmation chain when the gate has no dialog and no
  * terminal. A request waits up to 120 s for `authcalator approve` / `deny` on the admin socket and
- * is denied when that time passes, when its client goes away, or when the gate shuts down.
+ * is denied when that time passes, when its client goes away, or when the gate shuts down. A request
+ * whose client went away leaves the queue at once; the queue remembers (boundedly) how recent
+ * requests ended, so approving one that is gone says so instead of "not found".
  * @module
  */
 import type { Clock } from "../clock.ts";
 import { HttpError } from "../errors.ts";
 import { type CommandDisplay, sanitizeText } from "./command_display.ts";
 import type { Timers } from "./confirm/timers.ts";
+import { requesterSummary, type RequesterView } from "./requester.ts";
 
 /** How long a queued request waits for a human. */
 export const PENDING_TTL_MS = 120_000;
+
+/** How many ended requests the queue remembers the outcome of (oldest forgotten first). */
+export const REMEMBERED_OUTCOMES = 256;
 
 /** A pending id: 16 random bytes as 32 lowercase hex characters. */
 export const PENDING_ID = /^[0-9a-f]{32}$/;
@@ -24,6 +30,10 @@ export interface PendingRequestJson {
   email: string;
   command?: CommandDisplay;
   pamPolicy?: string;
+  /** The code with-prod prints in the engineer's terminal (from the pending id). */
+  pairingCode?: string;
+  /** Who asked, as the kernel reports it, and whether it matches the reported command. */
+  requester?: RequesterView;
   createdAt: string;
   expiresAt: string;
 }
@@ -33,8 +43,10 @@ export interface PendingInput {
   email: string;
   command?: CommandDisplay;
   pamPolicy?: string;
-  /** The client's `X-Pending-Id`, so it can tell the user which id to approve. */
+  /** The client's `X-Pending-Id` (or the gate's own id), so it can tell the user which to approve. */
   id?: string;
+  pairingCode?: string;
+  requester?: RequesterView;
   /** Aborts when the client goes away: the request leaves the queue as `cancelled`. */
   signal?: AbortSignal;
 }
@@ -63,6 +75,7 @@ export function newPendingId(): string {
 /** The queue of requests waiting for `authcalator approve`. */
 export class PendingQueue {
   readonly #entries = new Map<string, Entry>();
+  readonly #ended = new Map<string, PendingOutcome>();
   readonly #clock: Clock;
   readonly #timers: Timers;
   readonly #log: (line: string) => void;
@@ -86,6 +99,7 @@ export class PendingQueue {
     }
     this.#prune();
     if (this.#entries.has(id)) throw new HttpError(409, "X-Pending-Id is already queued");
+    this.#ended.delete(id);
     const now = this.#clock.now();
     const expiresAt = now + this.#ttlMs;
     const email = sanitizeText(input.email);
@@ -95,6 +109,8 @@ export class PendingQueue {
       email,
       ...(input.command ? { command: input.command } : {}),
       ...(pamPolicy ? { pamPolicy } : {}),
+      ...(input.pairingCode ? { pairingCode: input.pairingCode } : {}),
+      ...(input.requester ? { requester: input.requester } : {}),
       createdAt: new Date(now).toISOString(),
       expiresAt: new Date(expiresAt).toISOString(),
     };
@@ -108,6 +124,7 @@ export class PendingQueue {
       settle: (result) => {
         if (this.#entries.get(id) !== entry) return;
         this.#entries.delete(id);
+        this.#remember(id, result);
         cancelTimer();
         input.signal?.removeEventListener("abort", onAbort);
         if (result !== "approved" && result !== "denied") {
@@ -124,8 +141,14 @@ export class PendingQueue {
     input.signal?.addEventListener("abort", onAbort, { once: true });
     const summary = input.command ? ` (${input.command.summary})` : "";
     const pam = pamPolicy ? ` [PAM: ${pamPolicy}]` : "";
+    const code = input.pairingCode ? ` [code ${input.pairingCode}]` : "";
+    const who = input.requester
+      ? ` — from ${requesterSummary(input.requester)}${
+        input.requester.check.status === "mismatch" ? " — COMMAND MISMATCH" : ""
+      }`
+      : "";
     this.#log(
-      `gate: pending approval ${id} — ${email}${summary}${pam} — expires in ${
+      `gate: pending approval ${id}${code} — ${email}${summary}${pam}${who} — expires in ${
         Math.round(this.#ttlMs / 1000)
       }s`,
     );
@@ -152,6 +175,12 @@ export class PendingQueue {
     return this.#entries.get(id)?.json;
   }
 
+  /** How a request that is no longer waiting ended, while the queue remembers it. */
+  outcomeOf(id: string): PendingOutcome | undefined {
+    this.#prune();
+    return this.#ended.get(id);
+  }
+
   /** Every request still waiting, oldest first. */
   list(): PendingRequestJson[] {
     this.#prune();
@@ -174,6 +203,13 @@ export class PendingQueue {
     if (!entry) return false;
     entry.settle(outcome);
     return true;
+  }
+
+  #remember(id: string, outcome: PendingOutcome): void {
+    this.#ended.set(id, outcome);
+    while (this.#ended.size > REMEMBERED_OUTCOMES) {
+      this.#ended.delete(this.#ended.keys().next().value!);
+    }
   }
 
   // Expiry is also checked against the clock, so a late timer can never let an expired request

@@ -6,10 +6,13 @@
  */
 import type { Context, Hono } from "hono";
 import { HttpError } from "../errors.ts";
+import { PROD_OUTCOME_CODES } from "../gate_api/prod_outcome.ts";
+import { pairingCode } from "../gate_api/pairing_code.ts";
+import { SESSION_HOLD_HEADER } from "../gate_api/session_hold.ts";
 import { secondsUntil } from "../token_cache.ts";
 import { createAdminApp } from "./admin_app.ts";
 import { json, type ProdHandlers } from "./app.ts";
-import { type AuditEntry, sessionRef } from "./audit.ts";
+import { type AuditEntry, type AuditResult, sessionRef } from "./audit.ts";
 import {
   type CommandDisplay,
   describeCommand,
@@ -17,12 +20,21 @@ import {
   sanitizeText,
   truncate,
 } from "./command_display.ts";
-import { type ConfirmDeps, confirmProdAccess } from "./confirm/chain.ts";
+import {
+  type ConfirmDeps,
+  type ConfirmOutcome,
+  confirmProdAccess,
+  type Decision,
+} from "./confirm/chain.ts";
 import { commandDialogRunner, type DialogRunner } from "./confirm/dialog_runner.ts";
 import { processTerminal, type TerminalIO } from "./confirm/terminal.ts";
 import { realTimers, type Timers } from "./confirm/timers.ts";
-import { PENDING_ID, PendingQueue } from "./pending.ts";
+import { heldSessionResponse } from "./held_session.ts";
+import { newPendingId, PENDING_ID, PendingQueue } from "./pending.ts";
+import { peerOf } from "./peer.ts";
 import { RateLimiter } from "./rate_limit.ts";
+import { BodyError, readBoundedBody } from "./request_body.ts";
+import { describeRequester, peerAuditFields, requesterKey, requesterSummary } from "./requester.ts";
 import { parseScopes, parseTtl } from "./request_params.ts";
 import { SessionStore } from "./sessions.ts";
 import type { GateDeps, ListenerName } from "./types.ts";
@@ -83,6 +95,47 @@ export function systemProdOptions(
 
 const MAX_TARGET_PROJECT = 256;
 
+/** The audit `result` of each way a confirmation can end without a grant. */
+const OUTCOME_RESULT: Record<Exclude<ConfirmOutcome, "approved">, AuditResult> = {
+  denied: "denied",
+  expired: "expired",
+  timed_out: "timed_out",
+  cancelled: "cancelled",
+  shutdown: "error",
+};
+
+/** The gate's answer for each way a confirmation can end without a grant (codes: prod_outcome.ts). */
+export function outcomeError(outcome: Exclude<ConfirmOutcome, "approved">): HttpError {
+  switch (outcome) {
+    case "denied":
+      return new HttpError(403, "Prod access denied by user", PROD_OUTCOME_CODES.denied);
+    case "expired":
+      return new HttpError(
+        408,
+        "Prod request expired: nobody approved it on the host in time",
+        PROD_OUTCOME_CODES.expired,
+      );
+    case "timed_out":
+      return new HttpError(
+        408,
+        "Prod request timed out: the approval dialog or terminal prompt got no answer",
+        PROD_OUTCOME_CODES.timedOut,
+      );
+    case "cancelled":
+      return new HttpError(
+        499,
+        "Prod request cancelled: the client went away before access was granted",
+        PROD_OUTCOME_CODES.cancelled,
+      );
+    case "shutdown":
+      return new HttpError(
+        503,
+        "The gate is shutting down; prod access denied",
+        PROD_OUTCOME_CODES.shuttingDown,
+      );
+  }
+}
+
 /** Builds the prod layer. */
 export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): ProdLayer {
   const { config, clock, tokens, audit } = deps;
@@ -127,20 +180,31 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
         config.session_ttl_seconds,
       ) ?? config.session_ttl_seconds
       : undefined;
-    // PAM is not in this release: a policy in effect must fail loudly, never be skipped.
-    if (c.req.query("pam_policy") || config.pam_policy) {
-      throw new HttpError(500, "PAM policy requested but PAM module not configured");
+    // PAM is not in this release: a policy asked for must fail loudly, never be skipped.
+    if (c.req.query("pam_policy") !== undefined || config.pam_policy) {
+      throw new HttpError(
+        501,
+        "PAM entitlements are not served by this release of the gate; " +
+          "ask without pam_policy (and unset pam_policy in the gate's configuration)",
+        PROD_OUTCOME_CODES.pamNotSupported,
+      );
     }
     const scopes = parseScopes(c.req.query("scopes"));
     const argv = parseWrappedCommand(c.req.header("x-wrapped-command"));
     const command: CommandDisplay | undefined = argv ? describeCommand(argv) : undefined;
     const targetRaw = c.req.header("x-target-project")?.trim();
     const target = targetRaw ? truncate(sanitizeText(targetRaw), MAX_TARGET_PROJECT) : undefined;
-    const pendingId = c.req.header("x-pending-id");
-    if (pendingId !== undefined && !PENDING_ID.test(pendingId)) {
+    const clientPendingId = c.req.header("x-pending-id");
+    if (clientPendingId !== undefined && !PENDING_ID.test(clientPendingId)) {
       throw new HttpError(400, "X-Pending-Id must be exactly 32 lowercase hex characters");
     }
+    const hold = kind === "session" && c.req.header(SESSION_HOLD_HEADER) === "1";
     const tokenTtl = ttlParam ?? config.token_ttl_seconds;
+    // Every request gets a pending id (the gate's own when the client sent none) and its code.
+    const pendingId = clientPendingId ?? newPendingId();
+    const code = await pairingCode(pendingId);
+    const peer = await peerOf(c);
+    const requester = describeRequester(peer, argv);
     const entry: AuditEntry = {
       endpoint,
       level: "prod",
@@ -153,56 +217,77 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
       command_truncated: command?.capped ? true : undefined,
       target_project: target,
       pending_id: pendingId,
+      ...peerAuditFields(requester),
+      pairing_code: code,
     };
 
-    const got = limiter.acquire();
+    // The whole request arrives before anything is counted, queued or shown to a human.
+    try {
+      await readBoundedBody(c.req.raw, { timers: options.timers });
+    } catch (err) {
+      if (err instanceof BodyError) {
+        audit.write({
+          ...entry,
+          result: err.kind === "gone" ? "cancelled" : "error",
+          error: err.message,
+        });
+      }
+      throw err;
+    }
+
+    const got = limiter.acquire(requesterKey(peer));
     if (!got.ok) {
       audit.write({ ...entry, result: "rate_limited", error: got.reason });
-      throw new HttpError(429, got.reason);
+      throw new HttpError(429, got.reason, PROD_OUTCOME_CODES.rateLimited);
     }
     const slot = got.slot;
     const signal = AbortSignal.any([c.req.raw.signal, stopping.signal]);
-    const gone = (phase: string) =>
-      new HttpError(500, `Client disconnected before ${phase}; prod acquisition was cancelled`);
+    const audited = new WeakSet<object>();
+    const ended = (outcome: Exclude<ConfirmOutcome, "approved">, email?: string) => {
+      const final = stopping.signal.aborted ? "shutdown" : outcome;
+      const err = outcomeError(final);
+      audit.write({ ...entry, result: OUTCOME_RESULT[final], email, error: err.message });
+      audited.add(err);
+      return err;
+    };
 
     let email: string;
-    let approved: boolean;
+    let decision: Decision;
     try {
-      if (signal.aborted) throw gone("the identity lookup");
+      if (signal.aborted) throw ended("cancelled");
       email = await tokens.identityEmail();
-      const decision = await confirmProdAccess(
-        { email, command, pendingId, signal },
+      decision = await confirmProdAccess(
+        { email, command, pendingId, pairingCode: code, requester, signal },
         confirmDeps,
       );
-      approved = decision.approved;
       log(
-        `gate: prod access ${approved ? "approved" : "denied"} via ${decision.via} for ${
-          sanitizeText(email)
-        }${command ? ` (${command.summary})` : ""}: ${decision.why}`,
+        `gate: prod access ${decision.outcome} via ${decision.via} for ${sanitizeText(email)}${
+          command ? ` (${command.summary})` : ""
+        } [code ${code}; from ${requesterSummary(requester)}]: ${decision.why}`,
       );
     } catch (err) {
       slot.release("error");
-      audit.write({ ...entry, result: "error", error: errorText(err) });
+      if (!audited.has(err as object)) {
+        audit.write({ ...entry, result: "error", error: errorText(err) });
+      }
       throw err;
     }
-    if (!approved && signal.aborted) {
-      slot.release("error");
-      const err = stopping.signal.aborted
-        ? new HttpError(503, "The gate is shutting down; prod access denied")
-        : gone("a decision was made");
-      audit.write({ ...entry, result: "error", email, error: err.message });
-      throw err;
-    }
-    if (!approved) {
-      slot.release("denied");
-      audit.write({ ...entry, result: "denied", email, error: "Prod access denied by user" });
-      throw new HttpError(403, "Prod access denied by user");
+    if (!decision.approved || signal.aborted) {
+      // A client gone (and every surface it ended) is `cancelled`, whatever the surface said.
+      const outcome = decision.outcome === "shutdown" || decision.outcome === "approved"
+        ? (signal.aborted && !stopping.signal.aborted ? "cancelled" : "shutdown")
+        : signal.aborted
+        ? "cancelled"
+        : decision.outcome;
+      slot.release(outcome === "denied" ? "denied" : "error");
+      throw ended(outcome, email);
     }
     // The human has decided: free the slot before any Google work.
     slot.release("granted");
     try {
       const token = await tokens.prodToken(scopes, tokenTtl);
-      if (signal.aborted) throw gone("the token was delivered");
+      // A client gone before delivery gets nothing: never minted into a session, never `granted`.
+      if (signal.aborted) throw ended("cancelled", email);
       const now = clock.now();
       if (kind === "token") {
         audit.write({ ...entry, email });
@@ -221,16 +306,49 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
         targetProject: target,
         sessionTtlSeconds: sessionTtl!,
       });
-      audit.write({ ...entry, email, session_ref: await sessionRef(id) });
-      return json(c, {
+      const ref = await sessionRef(id);
+      try {
+        audit.write({ ...entry, email, session_ref: ref, held: hold ? true : undefined });
+      } catch (err) {
+        await sessions.revoke(id); // a session whose grant is not on record is never handed out
+        throw err;
+      }
+      const first = {
         session_id: id,
         access_token: token.accessToken,
         expires_in: secondsUntil(Math.min(token.expiresAt, session.expiresAt), now),
         token_type: "Bearer",
         email,
+      };
+      if (!hold) return json(c, first);
+      return heldSessionResponse({
+        first,
+        timers: options.timers,
+        requestSignal: c.req.raw.signal,
+        stopSignal: stopping.signal,
+        isLive: async () => (await sessions.validate(id)) !== undefined,
+        onEnd: (why) => {
+          if (why === "session ended") return;
+          void (async () => {
+            if (!(await sessions.revoke(id))) return;
+            audit.write({
+              endpoint: "/session",
+              level: "prod",
+              result: "revoked",
+              socket: listener,
+              email,
+              session_ref: ref,
+              pending_id: pendingId,
+              error: `held session ended: ${why}`,
+            });
+            log(`gate: prod session for ${sanitizeText(email)} revoked (${why})`);
+          })();
+        },
       });
     } catch (err) {
-      audit.write({ ...entry, result: "error", email, error: errorText(err) });
+      if (!audited.has(err as object)) {
+        audit.write({ ...entry, result: "error", email, error: errorText(err) });
+      }
       throw err;
     }
   }

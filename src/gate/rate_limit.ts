@@ -1,7 +1,10 @@
 /**
- * The prod confirmation rate limiter, shared by every listener: one confirmation at a time, a 1 s
- * cooldown after a denial, and 20 acquisitions per sliding minute. The limits are constants on
- * purpose: they bound how often a human can be asked, whatever the configuration says.
+ * The prod confirmation rate limiter, shared by every listener. Slots are per requester (the
+ * kernel pid of the caller; every unverified caller shares one slot), so one process cannot hold
+ * the queue against another's request. The global limits bound how often a human can be asked,
+ * whatever the configuration says: at most {@link MAX_CONCURRENT} requests outstanding at once,
+ * {@link MAX_PER_WINDOW} acquisitions per sliding minute, and a {@link DENIAL_COOLDOWN_MS} pause for
+ * everyone after a human says no.
  * @module
  */
 import type { Clock } from "../clock.ts";
@@ -12,6 +15,11 @@ export const MAX_PER_WINDOW = 20;
 export const WINDOW_MS = 60_000;
 /** Cooldown after a human denial. */
 export const DENIAL_COOLDOWN_MS = 1_000;
+/**
+ * Most requests outstanding at once, across requesters: a few engineers' terminals at a time,
+ * while a flood of processes still cannot put more than this many questions in front of a human.
+ */
+export const MAX_CONCURRENT = 4;
 
 /** How a held slot ended: only `denied` starts the cooldown. */
 export type ReleaseOutcome = "granted" | "denied" | "error";
@@ -24,21 +32,38 @@ export interface RateLimitSlot {
 /** The result of {@link RateLimiter.acquire}. */
 export type Acquisition = { ok: true; slot: RateLimitSlot } | { ok: false; reason: string };
 
+/** The key every caller the listener could not identify shares. */
+export const UNVERIFIED_KEY = "unverified";
+
 /** The limiter; pure apart from the injected clock. */
 export class RateLimiter {
   readonly #clock: Clock;
   readonly #attempts: number[] = [];
-  #held = false;
+  readonly #held = new Set<string>();
   #cooldownUntil = 0;
 
   constructor(clock: Clock) {
     this.#clock = clock;
   }
 
-  /** Takes the single confirmation slot, or says why not (the 429 body). */
-  acquire(): Acquisition {
+  /** Takes `requester`'s confirmation slot, or says why not (the 429 body). */
+  acquire(requester: string = UNVERIFIED_KEY): Acquisition {
     const now = this.#clock.now();
-    if (this.#held) return { ok: false, reason: "A prod confirmation dialog is already pending" };
+    if (this.#held.has(requester)) {
+      return {
+        ok: false,
+        reason: requester === UNVERIFIED_KEY
+          ? "A prod confirmation from an unverified requester is already pending"
+          : "A prod confirmation from this process is already pending",
+      };
+    }
+    if (this.#held.size >= MAX_CONCURRENT) {
+      return {
+        ok: false,
+        reason: `Too many prod confirmations pending (max ${MAX_CONCURRENT}); ` +
+          "see 'authcalator pending' on the host",
+      };
+    }
     if (now < this.#cooldownUntil) {
       const seconds = Math.ceil((this.#cooldownUntil - now) / 1000);
       return { ok: false, reason: `Prod access denied recently; retry in ${seconds}s` };
@@ -53,7 +78,7 @@ export class RateLimiter {
       };
     }
     this.#attempts.push(now);
-    this.#held = true;
+    this.#held.add(requester);
     let released = false;
     return {
       ok: true,
@@ -61,15 +86,20 @@ export class RateLimiter {
         release: (outcome) => {
           if (released) return;
           released = true;
-          this.#held = false;
+          this.#held.delete(requester);
           if (outcome === "denied") this.#cooldownUntil = this.#clock.now() + DENIAL_COOLDOWN_MS;
         },
       },
     };
   }
 
-  /** Whether a confirmation is outstanding. */
+  /** Whether any confirmation is outstanding. */
   get busy(): boolean {
-    return this.#held;
+    return this.#held.size > 0;
+  }
+
+  /** How many confirmations are outstanding. */
+  get outstanding(): number {
+    return this.#held.size;
   }
 }

@@ -8,6 +8,7 @@ import { loadConfig } from "../../src/cli/config.ts";
 import { createGateApp } from "../../src/gate/app.ts";
 import { MemoryAuditLog } from "../../src/gate/audit.ts";
 import { createProdLayer, dialogEnv } from "../../src/gate/prod.ts";
+import { pairingCode } from "../../src/gate_api/pairing_code.ts";
 import { FakeTokens } from "./fake_tokens.ts";
 import { FakeTimers, flush } from "./confirm/fake_timers.ts";
 
@@ -48,11 +49,12 @@ function setup(flags: Record<string, string> = {}) {
   const admin = async (path: string, method = "GET"): Promise<Response> =>
     await layer.adminApp.request(`http://admin${path}`, { method });
   /** Waits until a request is queued and returns its id. */
-  const queued = async () => {
-    for (let i = 0; i < 100; i++) {
+  const queued = async (index = 0) => {
+    for (let i = 0; i < 200; i++) {
       const list = (await (await admin("/pending")).json()).pending;
-      if (list.length) return list[0].id as string;
+      if (list.length > index) return list[index].id as string;
       await flush();
+      await new Promise((r) => setTimeout(r, 1)); // pairing codes are hashed off the microtask queue
     }
     throw new Error("nothing was queued");
   };
@@ -87,6 +89,8 @@ Deno.test("/token?level=prod: queued, approved on the admin socket, audited in f
     ttl: 3600,
   }]);
   const [approval, grant] = t.audit.entries;
+  const code = await pairingCode(id);
+  assert.equal(shown.pairingCode, code);
   assert.deepEqual(approval, {
     endpoint: `/pending/${id}/approve`,
     level: "prod",
@@ -95,6 +99,14 @@ Deno.test("/token?level=prod: queued, approved on the admin socket, audited in f
     email: "engineer@example.com",
     command: "gcloud sql connect db --password ***",
     pending_id: id,
+    pairing_code: code,
+    peer_verified: false,
+    peer_uid: undefined,
+    peer_pid: undefined,
+    peer_ns_pid: undefined,
+    peer_exe: undefined,
+    peer_argv: undefined,
+    command_mismatch: undefined,
   });
   assert.deepEqual(grant, {
     endpoint: "/token",
@@ -107,7 +119,16 @@ Deno.test("/token?level=prod: queued, approved on the admin socket, audited in f
     command_argv: ["gcloud", "sql", "connect", "db", "--password", "***"],
     command_truncated: undefined,
     target_project: "prod-proj",
-    pending_id: undefined,
+    // The gate's own pending id (the client sent none) and its pairing code.
+    pending_id: id,
+    pairing_code: code,
+    peer_verified: false,
+    peer_uid: undefined,
+    peer_pid: undefined,
+    peer_ns_pid: undefined,
+    peer_exe: undefined,
+    peer_argv: undefined,
+    command_mismatch: undefined,
     email: "engineer@example.com",
   });
   assert.ok(!JSON.stringify(t.audit.entries).includes("hunter2"));
@@ -123,13 +144,16 @@ Deno.test("a denial is 403, audited, and starts the 1 s cooldown (429)", async (
   });
   const r = await res;
   assert.equal(r.status, 403);
-  assert.deepEqual(await r.json(), { error: "Prod access denied by user" });
+  assert.deepEqual(await r.json(), { error: "Prod access denied by user", code: "prod_denied" });
   assert.equal(t.tokens.prodCalls.length, 0);
   assert.equal(t.audit.entries.at(-1)!.result, "denied");
   assert.equal(t.audit.entries.at(-1)!.email, "engineer@example.com");
   const again = await t.call("/token?level=prod");
   assert.equal(again.status, 429);
-  assert.deepEqual(await again.json(), { error: "Prod access denied recently; retry in 1s" });
+  assert.deepEqual(await again.json(), {
+    error: "Prod access denied recently; retry in 1s",
+    code: "prod_rate_limited",
+  });
   assert.equal(t.audit.entries.at(-1)!.result, "rate_limited");
   t.clock.advance(1000);
   const third = t.call("/token?level=prod");
@@ -138,13 +162,16 @@ Deno.test("a denial is 403, audited, and starts the 1 s cooldown (429)", async (
   assert.equal((await third).status, 503);
 });
 
-Deno.test("one confirmation at a time: a second request during the first gets 429", async () => {
+Deno.test("unverified requesters share one slot: a second request during the first gets 429", async () => {
   const t = setup();
   const first = t.call("/token?level=prod");
   const id = await t.queued();
   const second = await t.call("/session", { method: "POST" });
   assert.equal(second.status, 429);
-  assert.deepEqual(await second.json(), { error: "A prod confirmation dialog is already pending" });
+  assert.deepEqual(await second.json(), {
+    error: "A prod confirmation from an unverified requester is already pending",
+    code: "prod_rate_limited",
+  });
   await t.admin(`/pending/${id}/approve`, "POST");
   assert.equal((await first).status, 200);
 });
@@ -161,6 +188,7 @@ Deno.test("the 21st acquisition within a minute is refused", async () => {
   assert.equal(r.status, 429);
   assert.deepEqual(await r.json(), {
     error: "Rate limit exceeded: max 20 prod attempts per 1 minutes",
+    code: "prod_rate_limited",
   });
   t.clock.advance(60_000);
   const ok = t.call("/token?level=prod");
@@ -272,14 +300,26 @@ Deno.test("bad parameters are 400 before anything is asked or counted", async ()
   assert.equal((await ok).status, 200);
 });
 
-Deno.test("pam_policy without PAM is a 500 that is not audited", async () => {
+Deno.test("pam_policy is a clear 501 (not a 500), asked of nobody and not audited (7.9)", async () => {
   const t = setup();
-  const r = await t.call("/token?level=prod&pam_policy=admin");
-  assert.equal(r.status, 500);
-  assert.deepEqual(await r.json(), { error: "PAM policy requested but PAM module not configured" });
-  const s = await t.call("/session?pam_policy=admin", { method: "POST" });
-  assert.equal(s.status, 500);
+  const body = {
+    error: "PAM entitlements are not served by this release of the gate; " +
+      "ask without pam_policy (and unset pam_policy in the gate's configuration)",
+    code: "pam_not_supported",
+  };
+  for (
+    const [path, init] of [
+      ["/token?level=prod&pam_policy=admin", {}],
+      ["/session?pam_policy=admin", { method: "POST" }],
+      ["/session?pam_policy=", { method: "POST" }],
+    ] as const
+  ) {
+    const r = await t.call(path, init);
+    assert.equal(r.status, 501, path);
+    assert.deepEqual(await r.json(), body, path);
+  }
   assert.equal(t.audit.entries.length, 0);
+  assert.deepEqual(await (await t.admin("/pending")).json(), { pending: [] });
 });
 
 Deno.test("the client's X-Pending-Id names the queued request", async () => {
@@ -293,13 +333,28 @@ Deno.test("the client's X-Pending-Id names the queued request", async () => {
   assert.equal(t.audit.entries.at(-1)!.pending_id, pid);
 });
 
-Deno.test("a queued request expires after 120 s: 403", async () => {
+Deno.test("a queued request expires after 120 s: 408 prod_request_expired, not a denial (8.5)", async () => {
   const t = setup();
   const r = t.call("/token?level=prod");
   const id = await t.queued();
   await t.timers.advance(120_000);
-  assert.equal((await r).status, 403);
-  assert.equal((await t.admin(`/pending/${id}/approve`, "POST")).status, 404);
+  const res = await r;
+  assert.equal(res.status, 408);
+  assert.deepEqual(await res.json(), {
+    error: "Prod request expired: nobody approved it on the host in time",
+    code: "prod_request_expired",
+  });
+  assert.equal(t.audit.entries.at(-1)!.result, "expired");
+  const late = await t.admin(`/pending/${id}/approve`, "POST");
+  assert.equal(late.status, 410);
+  assert.deepEqual(await late.json(), {
+    error: "The request expired: nobody decided within its time",
+    code: "pending_expired",
+  });
+  // No cooldown: only a human's no starts one.
+  const next = t.call("/token?level=prod");
+  await t.admin(`/pending/${await t.queued()}/approve`, "POST");
+  assert.equal((await next).status, 200);
 });
 
 Deno.test("a client that disconnects leaves the queue and frees the slot without a cooldown", async () => {
@@ -310,10 +365,19 @@ Deno.test("a client that disconnects leaves the queue and frees the slot without
   controller.abort();
   await r.catch(() => undefined);
   await flush();
-  assert.equal((await t.admin(`/pending/${id}`)).status, 404);
+  const gone = await t.admin(`/pending/${id}`);
+  assert.equal(gone.status, 410);
+  assert.equal((await gone.json()).code, "requester_gone");
+  const approve = await t.admin(`/pending/${id}/approve`, "POST");
+  assert.equal(approve.status, 410);
+  assert.deepEqual(await approve.json(), {
+    error: "The requester has gone: it disconnected, so there is nothing to approve",
+    code: "requester_gone",
+  });
   const entry = t.audit.entries.at(-1)!;
-  assert.equal(entry.result, "error");
-  assert.match(entry.error!, /Client disconnected before a decision was made/);
+  assert.equal(entry.result, "cancelled");
+  assert.match(entry.error!, /client went away before access was granted/);
+  assert.ok(!t.audit.entries.some((e) => e.result === "granted"));
   const next = t.call("/token?level=prod");
   await t.admin(`/pending/${await t.queued()}/approve`, "POST");
   assert.equal((await next).status, 200);
@@ -375,7 +439,15 @@ Deno.test("admin app: shapes and 404s", async () => {
   const r = t.call("/token?level=prod", { headers: wrapped });
   const id = await t.queued();
   const listed = (await (await t.admin("/pending")).json()).pending[0];
-  assert.deepEqual(Object.keys(listed), ["id", "email", "command", "createdAt", "expiresAt"]);
+  assert.deepEqual(Object.keys(listed), [
+    "id",
+    "email",
+    "command",
+    "pairingCode",
+    "requester",
+    "createdAt",
+    "expiresAt",
+  ]);
   assert.equal(listed.id, id);
   assert.deepEqual(Object.keys(listed.command), [
     "argv",

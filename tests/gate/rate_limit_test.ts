@@ -1,21 +1,50 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../src/clock.ts";
-import { type Acquisition, RateLimiter } from "../../src/gate/rate_limit.ts";
+import { type Acquisition, MAX_CONCURRENT, RateLimiter } from "../../src/gate/rate_limit.ts";
 
 function slotOf(a: Acquisition) {
   assert.ok(a.ok, a.ok ? "" : a.reason);
   return a.slot;
 }
 
-Deno.test("one confirmation at a time; the slot frees as soon as it is released", () => {
+Deno.test("one confirmation at a time per requester; the slot frees as soon as it is released", () => {
   const limiter = new RateLimiter(new ManualClock());
   const slot = slotOf(limiter.acquire());
   assert.deepEqual(limiter.acquire(), {
     ok: false,
-    reason: "A prod confirmation dialog is already pending",
+    reason: "A prod confirmation from an unverified requester is already pending",
   });
   slot.release("granted");
   slotOf(limiter.acquire());
+});
+
+Deno.test("slots are per requester: one process cannot hold another's (defect 7.2)", () => {
+  const limiter = new RateLimiter(new ManualClock());
+  const attacker = slotOf(limiter.acquire("pid:666"));
+  assert.deepEqual(limiter.acquire("pid:666"), {
+    ok: false,
+    reason: "A prod confirmation from this process is already pending",
+  });
+  const engineer = slotOf(limiter.acquire("pid:4242"));
+  assert.equal(limiter.outstanding, 2);
+  engineer.release("granted");
+  attacker.release("error");
+  assert.equal(limiter.busy, false);
+});
+
+Deno.test(`at most ${MAX_CONCURRENT} confirmations are outstanding across requesters`, () => {
+  const limiter = new RateLimiter(new ManualClock());
+  const slots = Array.from(
+    { length: MAX_CONCURRENT },
+    (_, i) => slotOf(limiter.acquire(`pid:${i}`)),
+  );
+  assert.deepEqual(limiter.acquire("pid:99"), {
+    ok: false,
+    reason: `Too many prod confirmations pending (max ${MAX_CONCURRENT}); ` +
+      "see 'authcalator pending' on the host",
+  });
+  slots[0].release("granted");
+  slotOf(limiter.acquire("pid:99"));
 });
 
 Deno.test("a denial starts a 1 s cooldown; granted and error do not", () => {

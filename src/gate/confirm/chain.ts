@@ -2,7 +2,9 @@
  * The confirmation chain: a desktop dialog when one can be shown, else the gate's terminal, else
  * the pending queue for `authcalator approve`. A surface that is unavailable falls through; a
  * surface that answers decides. Every wait is bounded, and a client that goes away ends the wait
- * as a denial.
+ * as `cancelled`. How a wait ended (a human's no, a prompt's timeout, the queue's expiry, a client
+ * gone) is kept apart in the decision's `outcome`. The terminal asks one question at a time: while
+ * it is asking, further requests go to the pending queue instead of fighting over stdin.
  * @module
  */
 import type { PendingQueue } from "../pending.ts";
@@ -20,10 +22,20 @@ import type { Timers } from "./timers.ts";
 /** Which surface decided. */
 export type ConfirmVia = "zenity" | "osascript" | "terminal" | "pending" | "none";
 
+/** How the confirmation ended; only `approved` grants. */
+export type ConfirmOutcome =
+  | "approved"
+  | "denied"
+  | "timed_out"
+  | "expired"
+  | "cancelled"
+  | "shutdown";
+
 /** The human's answer. */
 export interface Decision {
   approved: boolean;
   via: ConfirmVia;
+  outcome: ConfirmOutcome;
   /** A short reason for the gate's log (never contains a token or session id). */
   why: string;
 }
@@ -52,9 +64,14 @@ export function dialogProgram(
   return undefined;
 }
 
+// Terminals with a question on screen: a second question waits in the pending queue instead.
+const asking = new WeakSet<TerminalIO>();
+
 /** Asks a human, through the first surface available. */
 export async function confirmProdAccess(req: ConfirmRequest, deps: ConfirmDeps): Promise<Decision> {
-  if (req.signal?.aborted) return { approved: false, via: "none", why: "client went away" };
+  if (req.signal?.aborted) {
+    return { approved: false, via: "none", outcome: "cancelled", why: "client went away" };
+  }
   const program = dialogProgram(deps.platform, deps.env);
   if (program) {
     const inv = program === "zenity" ? zenityInvocation(req) : osascriptInvocation(req);
@@ -64,24 +81,42 @@ export async function confirmProdAccess(req: ConfirmRequest, deps: ConfirmDeps):
       signal: req.signal,
     });
     const { verdict, why } = interpretDialog(result);
-    if (verdict !== "unavailable") return { approved: verdict === "allow", via: program, why };
+    if (verdict !== "unavailable") {
+      const outcome: ConfirmOutcome = verdict === "allow"
+        ? "approved"
+        : result.kind === "cancelled" || req.signal?.aborted
+        ? "cancelled"
+        : result.kind === "timeout" || (result.kind === "exited" && result.code === 5)
+        ? "timed_out"
+        : "denied";
+      return { approved: verdict === "allow", via: program, outcome, why };
+    }
     deps.log(`confirm: ${program} unavailable (${why}); trying the next method`);
   }
-  if (deps.terminal) {
-    const { approved, why } = await terminalPrompt(req, deps.terminal, deps.timers);
-    return { approved, via: "terminal", why };
+  if (deps.terminal && !asking.has(deps.terminal)) {
+    asking.add(deps.terminal);
+    try {
+      const { outcome, why } = await terminalPrompt(req, deps.terminal, deps.timers);
+      return { approved: outcome === "approved", via: "terminal", outcome, why };
+    } finally {
+      asking.delete(deps.terminal);
+    }
   }
+  if (deps.terminal) deps.log("confirm: the terminal is asking about another request; queueing");
   const { outcome } = deps.pending.enqueue({
     email: req.email,
     command: req.command,
     pamPolicy: req.pamPolicy,
     id: req.pendingId,
+    pairingCode: req.pairingCode,
+    requester: req.requester,
     signal: req.signal,
   });
   const result = await outcome;
   return {
     approved: result === "approved",
     via: "pending",
+    outcome: result,
     why: result === "approved" ? "approved with authcalator approve" : `pending request ${result}`,
   };
 }

@@ -11,6 +11,7 @@ import {
   dialogBody,
   heading,
   headline,
+  requestDetails,
 } from "./text.ts";
 
 /** The dialog's own timeout. */
@@ -60,12 +61,11 @@ export function appleScriptString(text: string): string {
  * line. The prompt text is joined with `linefeed`, not escapes, so nothing in it is interpreted.
  */
 export function osascriptInvocation(req: ConfirmRequest): DialogInvocation {
-  const items = commandLines(req).map(appleScriptString).join(", ");
+  const items = [...requestDetails(req), heading(req), ...commandLines(req)].map(appleScriptString)
+    .join(", ");
   const prompt = [
     appleScriptString(headline(req)),
     "linefeed",
-    "linefeed",
-    appleScriptString(heading(req)),
     "linefeed",
     appleScriptString("Select any line to enable Allow."),
   ].join(" & ");

@@ -4,7 +4,7 @@
  * 60 s budget.
  * @module
  */
-import { commandLines, type ConfirmRequest, heading, headline } from "./text.ts";
+import { commandLines, type ConfirmRequest, heading, headline, requestDetails } from "./text.ts";
 import type { Timers } from "./timers.ts";
 
 /** The budget for the whole exchange. */
@@ -27,7 +27,7 @@ export async function terminalPrompt(
   io: TerminalIO,
   timers: Timers,
   budgetMs = TERMINAL_TIMEOUT_MS,
-): Promise<{ approved: boolean; why: string }> {
+): Promise<{ outcome: "approved" | "denied" | "timed_out" | "cancelled"; why: string }> {
   const controller = new AbortController();
   let timedOut = false;
   const cancel = timers.setTimeout(() => {
@@ -39,17 +39,22 @@ export async function terminalPrompt(
   if (req.signal?.aborted) controller.abort();
   try {
     io.discardTypeAhead();
-    io.write(`\n${PREFIX}${heading(req)}\n${commandLines(req).join("\n")}\n`);
+    io.write(
+      `\n${PREFIX}${[...requestDetails(req), heading(req), ...commandLines(req)].join("\n")}\n`,
+    );
     io.write(`${PREFIX}${headline(req)} Type 'yes' to approve: `);
     let answer = await io.readLine(controller.signal);
     const noAnswer = () => {
       io.write("\n");
       if (timedOut) {
         io.write(`${PREFIX}timed out waiting for a response, denying prod access\n`);
-        return { approved: false, why: "terminal prompt timed out" };
+        return { outcome: "timed_out" as const, why: "terminal prompt timed out" };
       }
-      if (req.signal?.aborted) return { approved: false, why: "client went away" };
-      return { approved: false, why: "terminal input closed" };
+      if (req.signal?.aborted) {
+        io.write(`${PREFIX}the requester went away; nothing to decide\n`);
+        return { outcome: "cancelled" as const, why: "client went away" };
+      }
+      return { outcome: "denied" as const, why: "terminal input closed" };
     };
     if (answer === null) return noAnswer();
     let word = answer.trim().toLowerCase();
@@ -59,9 +64,9 @@ export async function terminalPrompt(
       if (answer === null) return noAnswer();
       word = answer.trim().toLowerCase();
     }
-    if (word === "yes") return { approved: true, why: "approved on the terminal" };
+    if (word === "yes") return { outcome: "approved", why: "approved on the terminal" };
     io.write(`${PREFIX}prod access denied\n`);
-    return { approved: false, why: "denied on the terminal" };
+    return { outcome: "denied", why: "denied on the terminal" };
   } finally {
     cancel();
     req.signal?.removeEventListener("abort", onAbort);

@@ -4,6 +4,7 @@
  * @module
  */
 import { argumentCount, type CommandDisplay, sanitizeText } from "../command_display.ts";
+import { requesterLines, type RequesterView } from "../requester.ts";
 
 /** What a human is asked to decide. */
 export interface ConfirmRequest {
@@ -13,8 +14,12 @@ export interface ConfirmRequest {
   pamPolicy?: string;
   /** The reported command, already redacted and sanitised; absent when none was reported. */
   command?: CommandDisplay;
-  /** The client's `X-Pending-Id`, used if the request ends up queued. */
+  /** The request's pending id (the client's `X-Pending-Id` or the gate's), used if it is queued. */
   pendingId?: string;
+  /** The pairing code with-prod printed in the engineer's terminal (from the pending id). */
+  pairingCode?: string;
+  /** Who asked, as the kernel reports it; every surface shows it. */
+  requester?: RequesterView;
   /** Aborts when the client goes away: every surface stops asking and the answer is no. */
   signal?: AbortSignal;
 }
@@ -36,7 +41,7 @@ export function headline(req: ConfirmRequest): string {
 /** The line above the numbered arguments. */
 export function heading(req: ConfirmRequest): string {
   if (!req.command) return "No command was reported by the client.";
-  return `Full command (${argumentCount(req.command.totalArgs)}):`;
+  return `Full command as reported by the client (${argumentCount(req.command.totalArgs)}):`;
 }
 
 /** The numbered argument lines, or one line saying there are none. */
@@ -44,7 +49,22 @@ export function commandLines(req: ConfirmRequest): string[] {
   return req.command ? req.command.lines : ["  (no command reported)"];
 }
 
-/** The whole text of a dialog body: question, blank line, heading, lines. */
+/**
+ * Who asked and how to match it to a terminal: the pairing code, the kernel's view of the
+ * requester, and the verdict on the reported command (MISMATCH in capitals).
+ */
+export function requestDetails(req: ConfirmRequest): string[] {
+  const code = req.pairingCode
+    ? `Pairing code: ${
+      sanitizeText(req.pairingCode)
+    } (with-prod prints it in the terminal that asked)`
+    : "Pairing code: (none)";
+  return [code, ...requesterLines(req.requester)];
+}
+
+/** The whole text of a dialog body: question, who asked, heading, the reported command. */
 export function dialogBody(req: ConfirmRequest): string {
-  return [headline(req), "", heading(req), ...commandLines(req)].join("\n") + "\n";
+  return [headline(req), "", ...requestDetails(req), "", heading(req), ...commandLines(req)].join(
+    "\n",
+  ) + "\n";
 }

@@ -86,7 +86,12 @@ function request(extra: Partial<ConfirmRequest> = {}): ConfirmRequest {
 Deno.test("zenity Allow (exit 0) approves; content only on stdin, argv holds constants", async () => {
   await using t = await setup({ fakes: [{ name: "zenity", code: 0 }] });
   const decision = await confirmProdAccess(request(), t.deps);
-  assert.deepEqual(decision, { approved: true, via: "zenity", why: "allowed in dialog" });
+  assert.deepEqual(decision, {
+    approved: true,
+    via: "zenity",
+    outcome: "approved",
+    why: "allowed in dialog",
+  });
   assert.deepEqual(await t.args("zenity"), [
     "--text-info",
     "--title=authcalator gate: Prod Access",
@@ -102,7 +107,10 @@ Deno.test("zenity Allow (exit 0) approves; content only on stdin, argv holds con
     [
       "Grant prod-level GCP access to eng@example.com?",
       "",
-      "Full command (6 arguments):",
+      "Pairing code: (none)",
+      "Requested by: UNVERIFIED (no peer information)",
+      "",
+      "Full command as reported by the client (6 arguments):",
       "  1  gcloud",
       "  2  sql",
       "  3  connect",
@@ -117,25 +125,31 @@ Deno.test("zenity Allow (exit 0) approves; content only on stdin, argv holds con
 Deno.test("zenity without a command still puts everything on stdin", async () => {
   await using t = await setup({ fakes: [{ name: "zenity", code: 1 }] });
   const d = await confirmProdAccess(request({ command: undefined, pamPolicy: "ent'x" }), t.deps);
-  assert.deepEqual(d, { approved: false, via: "zenity", why: "denied in dialog" });
+  assert.deepEqual(d, {
+    approved: false,
+    via: "zenity",
+    outcome: "denied",
+    why: "denied in dialog",
+  });
   const args = (await t.args("zenity"))!;
   assert.ok(!args.join(" ").includes("eng@example.com"));
   assert.match(
     (await t.stdin("zenity"))!,
-    /via PAM entitlement 'ent'x'\?\n\nNo command was reported by the client\.\n {2}\(no command reported\)\n/,
+    /via PAM entitlement 'ent'x'\?\n\nPairing code: \(none\)\nRequested by: UNVERIFIED \(no peer information\)\n\nNo command was reported by the client\.\n {2}\(no command reported\)\n/,
   );
 });
 
 Deno.test("zenity exit codes: 1 and 5 deny, unexpected codes deny", async () => {
   for (
-    const [code, why] of [[1, "denied in dialog"], [5, "dialog timed out"], [
-      42,
-      "dialog exited with code 42",
-    ]] as const
+    const [code, why, outcome] of [
+      [1, "denied in dialog", "denied"],
+      [5, "dialog timed out", "timed_out"],
+      [42, "dialog exited with code 42", "denied"],
+    ] as const
   ) {
     await using t = await setup({ fakes: [{ name: "zenity", code }] });
     const d = await confirmProdAccess(request(), t.deps);
-    assert.deepEqual(d, { approved: false, via: "zenity", why }, `code ${code}`);
+    assert.deepEqual(d, { approved: false, via: "zenity", outcome, why }, `code ${code}`);
     assert.equal(t.pending.size, 0);
   }
 });
@@ -156,6 +170,7 @@ Deno.test("a zenity that rejects our options, or exits 127, is unavailable and f
     assert.deepEqual(await decision, {
       approved: true,
       via: "pending",
+      outcome: "approved",
       why: "approved with authcalator approve",
     });
     assert.ok(
@@ -173,6 +188,7 @@ Deno.test("no zenity on PATH falls through to the pending queue", async () => {
   assert.deepEqual(await decision, {
     approved: false,
     via: "pending",
+    outcome: "denied",
     why: "pending request denied",
   });
 });
@@ -186,6 +202,7 @@ Deno.test("on Linux without DISPLAY or WAYLAND_DISPLAY, zenity is never run", as
   assert.deepEqual(await decision, {
     approved: false,
     via: "pending",
+    outcome: "expired",
     why: "pending request expired",
   });
   assert.equal(await t.args("zenity"), undefined);
@@ -199,7 +216,12 @@ Deno.test("a wedged dialog is killed by the parent backstop and denies", async (
   }
   await t.timers.advance(64_999);
   await t.timers.advance(1);
-  assert.deepEqual(await decision, { approved: false, via: "zenity", why: "dialog timed out" });
+  assert.deepEqual(await decision, {
+    approved: false,
+    via: "zenity",
+    outcome: "timed_out",
+    why: "dialog timed out",
+  });
 });
 
 Deno.test("a client that goes away closes the dialog and denies", async () => {
@@ -208,7 +230,12 @@ Deno.test("a client that goes away closes the dialog and denies", async () => {
   const decision = confirmProdAccess(request({ signal: controller.signal }), t.deps);
   while ((await t.args("zenity")) === undefined) await new Promise((r) => setTimeout(r, 5));
   controller.abort();
-  assert.deepEqual(await decision, { approved: false, via: "zenity", why: "client went away" });
+  assert.deepEqual(await decision, {
+    approved: false,
+    via: "zenity",
+    outcome: "cancelled",
+    why: "client went away",
+  });
 });
 
 Deno.test("macOS: osascript reads its script on stdin; lines are escaped list items", async () => {
@@ -221,14 +248,22 @@ Deno.test("macOS: osascript reads its script on stdin; lines are escaped list it
       platform: "darwin",
     },
   );
-  assert.deepEqual(d, { approved: true, via: "osascript", why: "allowed in dialog" });
+  assert.deepEqual(d, {
+    approved: true,
+    via: "osascript",
+    outcome: "approved",
+    why: "allowed in dialog",
+  });
   assert.deepEqual(await t.args("osascript"), ["-"]);
   const script = (await t.stdin("osascript"))!;
   assert.ok(
     script.startsWith(
-      'set r to choose from list {"  1  echo", "  2  say \\"hi\\" \\\\ bye"} with title ' +
+      'set r to choose from list {"Pairing code: (none)", ' +
+        '"Requested by: UNVERIFIED (no peer information)", ' +
+        '"Full command as reported by the client (2 arguments):", ' +
+        '"  1  echo", "  2  say \\"hi\\" \\\\ bye"} with title ' +
         '"authcalator gate: Prod Access" with prompt ("Grant prod-level GCP access to ' +
-        'eng@example.com?" & linefeed & linefeed & "Full command (2 arguments):" & linefeed & ' +
+        'eng@example.com?" & linefeed & linefeed & ' +
         '"Select any line to enable Allow.") default items {} OK button name "Allow" ' +
         'cancel button name "Deny"\n',
     ),
@@ -242,7 +277,12 @@ Deno.test("osascript exit 1 denies; 127 and rejected options fall through", asyn
   {
     await using t = await setup({ fakes: [{ name: "osascript", code: 1 }] });
     const d = await confirmProdAccess(request(), { ...t.deps, platform: "darwin" });
-    assert.deepEqual(d, { approved: false, via: "osascript", why: "denied in dialog" });
+    assert.deepEqual(d, {
+      approved: false,
+      via: "osascript",
+      outcome: "denied",
+      why: "denied in dialog",
+    });
   }
   {
     await using t = await setup({ fakes: [{ name: "osascript", code: 127 }] });
@@ -301,9 +341,13 @@ Deno.test("terminal: the whole command is printed and only 'yes' approves", asyn
     const term = scriptedTerminal([...answers]);
     await using t = await setup({ display: false, terminal: term.io });
     const d = await confirmProdAccess(request(), t.deps);
-    assert.deepEqual(d, { approved, via: "terminal", why }, JSON.stringify(answers));
+    const outcome = approved ? "approved" : "denied";
+    assert.deepEqual(d, { approved, via: "terminal", outcome, why }, JSON.stringify(answers));
     const text = term.written.join("");
-    assert.match(text, /Full command \(6 arguments\):\n {2}1 {2}gcloud\n/);
+    assert.match(
+      text,
+      /Full command as reported by the client \(6 arguments\):\n {2}1 {2}gcloud\n/,
+    );
     assert.match(text, / {2}5 {2}\*\*\*\n {2}6 {2}db\u240Aforged\n/);
     assert.ok(!text.includes("hunter2"));
     const reprompts = text.split("please type 'yes' in full").length - 1;
@@ -329,7 +373,12 @@ Deno.test("terminal: one 60 s budget for the whole exchange", async () => {
   await flush();
   assert.equal(done, false);
   await t.timers.advance(1);
-  assert.deepEqual(await d, { approved: false, via: "terminal", why: "terminal prompt timed out" });
+  assert.deepEqual(await d, {
+    approved: false,
+    via: "terminal",
+    outcome: "timed_out",
+    why: "terminal prompt timed out",
+  });
   assert.match(term.written.join(""), /timed out waiting for a response, denying prod access/);
 });
 
@@ -337,5 +386,10 @@ Deno.test("a dialog that is unavailable falls through to the terminal before the
   const term = scriptedTerminal(["yes"]);
   await using t = await setup({ fakes: [{ name: "zenity", code: 127 }], terminal: term.io });
   const d = await confirmProdAccess(request(), t.deps);
-  assert.deepEqual(d, { approved: true, via: "terminal", why: "approved on the terminal" });
+  assert.deepEqual(d, {
+    approved: true,
+    via: "terminal",
+    outcome: "approved",
+    why: "approved on the terminal",
+  });
 });
