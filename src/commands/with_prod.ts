@@ -1,28 +1,34 @@
 /**
- * `authcalator with-prod [flags] -- cmd …`: asks the gate for a prod session (a human approves the
- * whole command), runs `cmd` with a temporary metadata proxy that serves only its process tree,
- * and cleans up as one transaction on every exit path: the session DELETE is awaited, the token
- * files and the sandbox are removed. The session id stays inside this process.
+ * `authcalator with-prod [flags] -- cmd …`: asks the gate for a held prod session (a human
+ * approves the whole command, matching the pairing code printed here), runs `cmd` with a temporary
+ * metadata proxy that serves only its process tree (gcloud included: its sandbox holds no token),
+ * and cleans up as one transaction on every exit path: the session DELETE is awaited, the held
+ * connection closed, the sandbox removed. If with-prod dies without cleaning up, the gate revokes
+ * the session when the held connection drops and the reaper kills the command and removes the
+ * sandbox. The session id stays inside this process.
  * @module
  */
 import type { Invocation } from "../cli/commands.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { HttpError, messageOf, UsageError } from "../errors.ts";
-import { DeadlineError } from "../http/deadline_fetch.ts";
+import { pairingCode } from "../gate_api/pairing_code.ts";
 import { realTimers, type Timers } from "../gate/confirm/timers.ts";
 import { newPendingId } from "../gate/pending.ts";
 import { CLOUD_PLATFORM_SCOPE } from "../cli/config.ts";
 import { GateClient } from "../metadata/gate_client.ts";
 import { VERSION } from "../version.ts";
 import { buildChildEnv } from "../with_prod/child_env.ts";
-import { GateSessionClient, GateUnreachable } from "../with_prod/gate_session.ts";
+import { type CreatedSession, GateSessionClient } from "../with_prod/gate_session.ts";
 import { detectParentSession } from "../with_prod/nested.ts";
 import { realProcFS } from "../with_prod/proc_fs.ts";
+import { ACQUIRE_FAILED_EXIT, acquisitionOutcome } from "../with_prod/outcome.ts";
+import { processStamp } from "../with_prod/process_stamp.ts";
+import { type Reaper, startReaper } from "../with_prod/reaper.ts";
 import {
   createSandbox,
   type Sandbox,
   sandboxParent,
-  writeFileAtomic,
+  sweepStaleSandboxes,
 } from "../with_prod/sandbox.ts";
 import { SessionTokens } from "../with_prod/session_tokens.ts";
 import {
@@ -109,31 +115,56 @@ export async function run(invocation: Invocation): Promise<number> {
   }
   err(`authcalator v${VERSION} with-prod for project ${project}`);
 
+  // Sandboxes of with-prods that died with their reaper (no credential in them, but no litter).
+  const ownStamp = await processStamp(realProcFS, Deno.pid);
+  const parentDir = sandboxParent(env);
+  if (ownStamp) await sweepStaleSandboxes(parentDir, realProcFS);
+
   const guard = new AcquisitionGuard(effects.signals);
   const gate = new GateSessionClient(config.socket_path, effects.clock);
-  let sessionId: string | undefined;
+  let created: CreatedSession | undefined;
   let sandbox: Sandbox | undefined;
+  let reaper: Reaper | undefined;
   let tokens: SessionTokens | undefined;
   let proxy: TempProxy | undefined;
   let info: GateClient | undefined;
   try {
-    const created = await acquire(gate, guard, argv, project, config);
-    if (typeof created === "number") return created;
-    sessionId = created.sessionId;
+    const acquired = await acquire(gate, guard, argv, project, config);
+    if (typeof acquired === "number") return acquired;
+    created = acquired;
     // A signal that landed after the gate answered still cancels: the command never runs.
     if (guard.received) return signalExitCode(guard.received);
     err(`with-prod: prod access acquired for ${created.email} on project ${project}`);
+    if (!created.hold) {
+      err(
+        "with-prod: warning: this gate does not hold sessions; if with-prod is killed, the prod " +
+          "session stays valid on the gate until its TTL ends",
+      );
+    }
 
-    sandbox = await createSandbox(sandboxParent(env), created.token.accessToken);
-    const tokenFile = sandbox.tokenFile;
-    const id = sessionId;
-    tokens = new SessionTokens({
+    sandbox = await createSandbox(parentDir, ownStamp ?? `${Deno.pid} 0`);
+    try {
+      reaper = startReaper(sandbox.dir);
+    } catch (e) {
+      err(
+        `with-prod: cannot start the reaper that stops the command if with-prod dies ` +
+          `(${messageOf(e)}); refusing to run the command without it`,
+      );
+      return ACQUIRE_FAILED_EXIT;
+    }
+    const id = created.sessionId;
+    const sessionTokens = new SessionTokens({
       initial: created.token,
       fetch: () => gate.refresh(id, project),
-      persist: (token) => writeFileAtomic(tokenFile, token.accessToken),
       clock: effects.clock,
-      timers: effects.timers,
-      log: err,
+    });
+    tokens = sessionTokens;
+    created.hold?.lost.then((reason) => {
+      sessionTokens.end(`Prod session ended: ${reason}. Re-run with-prod to start a new session.`);
+      err(
+        `with-prod: the prod session ended: ${reason}; prod tokens are no longer served to ` +
+          "the command (re-run with-prod for a new session)",
+      );
     });
     const tokenSource = tokens;
     info = new GateClient({ socketPath: config.socket_path });
@@ -164,18 +195,21 @@ export async function run(invocation: Invocation): Promise<number> {
       extras,
     });
     if (guard.received) return signalExitCode(guard.received);
-    return await spawnAndSupervise(argv, childEnv, guard);
+    return await spawnAndSupervise(argv, childEnv, guard, reaper);
   } finally {
     guard.dispose();
-    tokens?.stop();
+    tokens?.end("with-prod is shutting down");
     await proxy?.stop().catch(() => {});
     info?.close();
-    if (sessionId) {
-      const problem = await gate.revoke(sessionId);
+    if (created) {
+      const problem = await gate.revoke(created.sessionId);
       if (problem) err(`with-prod: warning: could not revoke the prod session: ${problem}`);
+      // Closing the held connection revokes it on the gate too, should the DELETE have failed.
+      created.hold?.release();
     }
     gate.close();
     await sandbox?.remove();
+    await reaper?.release();
   }
 }
 
@@ -189,39 +223,54 @@ async function acquire(
 ) {
   const { err } = effects;
   const pendingId = newPendingId();
+  const code = await pairingCode(pendingId);
   let cancelHint: (() => void) | undefined;
   try {
     await gate.preflight(guard.signal);
+    err(
+      `with-prod: asking the host for approval; pairing code ${code} — approve only a request ` +
+        `that shows ${code}`,
+    );
     cancelHint = effects.timers.setTimeout(() => {
-      err("with-prod: still waiting for approval — check for a dialog or a prompt on the host.");
+      err(
+        `with-prod: still waiting for approval (pairing code ${code}) — check for a dialog or a ` +
+          "prompt on the host.",
+      );
       err(
         `with-prod: pending request ${pendingId}; if no prompt appears, review and approve it ` +
           `on the host with: authcalator pending ${pendingId} && authcalator approve ${pendingId}`,
       );
     }, HINT_AFTER_MS);
-    return await gate.createSession({
-      argv,
-      pendingId,
-      targetProject: project,
-      scopes: config.scopes.length ? config.scopes : [CLOUD_PLATFORM_SCOPE],
-      pamPolicy: config.pam_policy,
-      tokenTtlSeconds: config.token_ttl_seconds === DEFAULT_TOKEN_TTL
-        ? undefined
-        : config.token_ttl_seconds,
-      sessionTtlSeconds: config.session_ttl_seconds === DEFAULT_SESSION_TTL
-        ? undefined
-        : config.session_ttl_seconds,
-    }, guard.signal);
+    return await gate.createSession(
+      {
+        argv,
+        pendingId,
+        targetProject: project,
+        scopes: config.scopes.length ? config.scopes : [CLOUD_PLATFORM_SCOPE],
+        pamPolicy: config.pam_policy,
+        tokenTtlSeconds: config.token_ttl_seconds === DEFAULT_TOKEN_TTL
+          ? undefined
+          : config.token_ttl_seconds,
+        sessionTtlSeconds: config.session_ttl_seconds === DEFAULT_SESSION_TTL
+          ? undefined
+          : config.session_ttl_seconds,
+      },
+      guard.signal,
+      effects.timers,
+    );
   } catch (e) {
     if (guard.received) return signalExitCode(guard.received);
     if (e instanceof HttpError && e.code === "credentials_expired") {
       err(`with-prod: ${e.message}`);
-    } else if (e instanceof GateUnreachable || e instanceof DeadlineError) {
-      err(`with-prod: failed to acquire prod token: ${e.message}`);
-    } else {
-      err(`with-prod: failed to acquire prod token: ${messageOf(e)}`);
+      return ACQUIRE_FAILED_EXIT;
     }
-    return 1;
+    if (e instanceof HttpError) {
+      const outcome = acquisitionOutcome(e.code, e.message);
+      err(`with-prod: failed to acquire prod token: ${outcome.message}`);
+      return outcome.exitCode;
+    }
+    err(`with-prod: failed to acquire prod token: ${messageOf(e)}`);
+    return ACQUIRE_FAILED_EXIT;
   } finally {
     cancelHint?.();
   }
@@ -235,6 +284,7 @@ async function spawnAndSupervise(
   argv: string[],
   childEnv: Record<string, string>,
   guard: AcquisitionGuard | undefined,
+  reaper?: Reaper,
 ): Promise<number> {
   let child: Deno.ChildProcess;
   try {
@@ -254,5 +304,10 @@ async function spawnAndSupervise(
     return notFound ? 127 : 126;
   }
   guard?.dispose();
-  return await superviseChild(child, effects.signals, effects.timers);
+  const supervised = superviseChild(child, effects.signals, effects.timers);
+  // From here on, with-prod's death (however it dies) makes the reaper kill this command's tree.
+  if (reaper) {
+    await processStamp(realProcFS, child.pid).then((stamp) => reaper.watch(stamp)).catch(() => {});
+  }
+  return await supervised;
 }

@@ -8,7 +8,10 @@ import { HttpError, messageOf } from "../errors.ts";
 import { DeadlineError, fetchWithDeadline, type ReadResponse } from "../http/deadline_fetch.ts";
 import type { ExpiringToken } from "../token_cache.ts";
 import type { Clock } from "../clock.ts";
+import type { Timers } from "../gate/confirm/timers.ts";
+import { HELD_SESSION_CONTENT_TYPE, SESSION_HOLD_HEADER } from "../gate_api/session_hold.ts";
 import { encodeWrappedCommand } from "./command_header.ts";
+import { HoldProtocolError, holdSession, type SessionHold } from "./held_session.ts";
 
 /** Client-side deadlines (ms), nested inside each other as the gate's own waits are. */
 export const GATE_DEADLINES = {
@@ -24,6 +27,8 @@ export interface CreatedSession {
   sessionId: string;
   token: ExpiringToken;
   email: string;
+  /** The held connection (absent when the gate does not hold sessions). */
+  hold: SessionHold | undefined;
 }
 
 /** What a session asks for. */
@@ -43,6 +48,28 @@ export class GateUnreachable extends Error {
     super(message);
     this.name = "GateUnreachable";
   }
+}
+
+/** The path and query of `POST /session` for `req`. */
+export function sessionPath(req: SessionRequest): string {
+  const q = new URLSearchParams();
+  const query = [`scopes=${req.scopes.map(encodeURIComponent).join(",")}`];
+  if (req.pamPolicy) q.set("pam_policy", req.pamPolicy);
+  if (req.tokenTtlSeconds !== undefined) q.set("token_ttl_seconds", String(req.tokenTtlSeconds));
+  if (req.sessionTtlSeconds !== undefined) {
+    q.set("session_ttl_seconds", String(req.sessionTtlSeconds));
+  }
+  if (q.size) query.push(q.toString());
+  return `/session?${query.join("&")}`;
+}
+
+/** The request headers of `POST /session` for `req`. */
+export function sessionHeaders(req: SessionRequest): Record<string, string> {
+  return {
+    "X-Wrapped-Command": encodeWrappedCommand(req.argv),
+    "X-Pending-Id": req.pendingId,
+    "X-Target-Project": req.targetProject,
+  };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -143,33 +170,92 @@ export class GateSessionClient {
     });
   }
 
-  /** `POST /session`: the gate asks a human; this waits for the decision (up to 720 s). */
-  async createSession(req: SessionRequest, signal?: AbortSignal): Promise<CreatedSession> {
+  /**
+   * `POST /session` asking for a held session: the gate asks a human; this waits for the decision
+   * (up to {@link GATE_DEADLINES.createSession}, the first NDJSON line included). The returned
+   * `hold` keeps the connection open; the gate revokes the session when it closes. A gate that
+   * answers plain JSON (it does not hold sessions) gives no `hold`.
+   */
+  async createSession(
+    req: SessionRequest,
+    signal: AbortSignal | undefined,
+    timers: Timers,
+  ): Promise<CreatedSession> {
     const what = "waiting for the gate to approve a prod session";
-    const q = new URLSearchParams();
-    const query = [`scopes=${req.scopes.map(encodeURIComponent).join(",")}`];
-    if (req.pamPolicy) q.set("pam_policy", req.pamPolicy);
-    if (req.tokenTtlSeconds !== undefined) q.set("token_ttl_seconds", String(req.tokenTtlSeconds));
-    if (req.sessionTtlSeconds !== undefined) {
-      q.set("session_ttl_seconds", String(req.sessionTtlSeconds));
+    const timeoutMs = GATE_DEADLINES.createSession;
+    const controller = new AbortController();
+    let timedOut = false;
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const onOuterAbort = () => controller.abort();
+    signal?.addEventListener("abort", onOuterAbort, { once: true });
+    const failure = (err: unknown): unknown => {
+      if (timedOut) return new DeadlineError(what, timeoutMs);
+      if (signal?.aborted) return err;
+      if (err instanceof HttpError || err instanceof HoldProtocolError) return err;
+      return new GateUnreachable(
+        `lost the connection to the gate at ${this.#socketPath} (${osReason(err)}) while ${what}`,
+      );
+    };
+    try {
+      let res: Response;
+      try {
+        res = await fetch(`http://localhost${sessionPath(req)}`, {
+          method: "POST",
+          headers: {
+            ...sessionHeaders(req),
+            [SESSION_HOLD_HEADER]: "1",
+            accept: `${HELD_SESSION_CONTENT_TYPE}, application/json`,
+          },
+          signal: controller.signal,
+          client: this.#client,
+        });
+      } catch (err) {
+        if (timedOut || signal?.aborted) throw failure(err);
+        throw new GateUnreachable(
+          `cannot reach the gate at ${this.#socketPath} (${osReason(err)}); is 'authcalator ` +
+            "gate' running on the host, with its socket mounted here?",
+        );
+      }
+      const fetchedAt = this.#clock.now();
+      const type = res.headers.get("content-type") ?? "";
+      if (!res.ok || !res.body || !type.startsWith(HELD_SESSION_CONTENT_TYPE)) {
+        const text = await res.text().catch((err) => {
+          throw failure(err);
+        });
+        const read = { status: res.status, ok: res.ok, headers: res.headers, text };
+        return { ...this.#session(this.#json(read, what), fetchedAt, what), hold: undefined };
+      }
+      const { first, hold } = await holdSession(res.body, () => controller.abort(), timers)
+        .catch((err) => {
+          throw failure(err);
+        });
+      try {
+        return { ...this.#session(this.#jsonLine(first, what), fetchedAt, what), hold };
+      } catch (err) {
+        hold.release();
+        throw err;
+      }
+    } finally {
+      clearTimeout(deadline);
+      signal?.removeEventListener("abort", onOuterAbort);
     }
-    if (q.size) query.push(q.toString());
-    const fetchedAt = this.#clock.now();
-    const res = await this.#send(
-      "POST",
-      `/session?${query.join("&")}`,
-      GATE_DEADLINES.createSession,
-      what,
-      {
-        signal,
-        headers: {
-          "X-Wrapped-Command": encodeWrappedCommand(req.argv),
-          "X-Pending-Id": req.pendingId,
-          "X-Target-Project": req.targetProject,
-        },
-      },
-    );
-    const body = this.#json(res, what);
+  }
+
+  #jsonLine(line: string, what: string): Record<string, unknown> {
+    let body: unknown;
+    try {
+      body = JSON.parse(line);
+    } catch { /* below */ }
+    if (!isRecord(body)) {
+      throw new HttpError(502, `the gate's held session did not start with JSON while ${what}`);
+    }
+    return body;
+  }
+
+  #session(body: Record<string, unknown>, fetchedAt: number, what: string) {
     const sessionId = body.session_id;
     const email = body.email;
     if (typeof sessionId !== "string" || !/^[0-9a-f]{64}$/.test(sessionId)) {

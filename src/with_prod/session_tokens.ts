@@ -1,76 +1,64 @@
 /**
- * The prod session's token as the wrapped command sees it: served by the temporary proxy and
- * mirrored into the sandbox's token file. A refresh writes the file first and commits the token to
- * memory only after the write succeeded, so the file and the proxy never disagree. A background
- * timer refreshes ahead of expiry too, because gcloud reading only `access_token_file` never asks
- * the proxy.
+ * The prod session's token as the wrapped command sees it: served only by the temporary proxy
+ * (never written to disk), cached and single-flight, refreshed from the gate on demand once past
+ * its refresh point. When the session ends under it (the gate revoked it, the held connection
+ * broke, or with-prod is shutting down) {@link SessionTokens.end} makes every later call fail with
+ * a 401 naming the reason, and the cached token is dropped: no prod token is served after that.
  * @module
  */
 import type { Clock } from "../clock.ts";
-import { messageOf } from "../errors.ts";
-import { type ExpiringToken, refreshAt, TokenCache } from "../token_cache.ts";
-import type { Timers } from "../gate/confirm/timers.ts";
-
-/** Retry delay after a failed background refresh. */
-export const RETRY_MS = 30_000;
+import { HttpError } from "../errors.ts";
+import { type ExpiringToken, TokenCache } from "../token_cache.ts";
 
 /** What the token source is built from. */
 export interface SessionTokenOptions {
   initial: ExpiringToken;
   /** Asks the gate for a new token (the session id lives in this closure only). */
   fetch: () => Promise<ExpiringToken>;
-  /** Persists a token (the token file) before it is committed. */
-  persist: (token: ExpiringToken) => Promise<void>;
   clock: Clock;
-  timers: Timers;
-  log: (line: string) => void;
 }
 
 const KEY = "session";
 
-/** A cached, single-flight, file-mirrored prod token. */
+/** A cached, single-flight prod token that stops at the end of the session. */
 export class SessionTokens {
-  readonly #cache: TokenCache;
   readonly #options: SessionTokenOptions;
-  #cancelTimer?: () => void;
-  #stopped = false;
-  readonly #seeded: Promise<unknown>;
+  #cache: TokenCache;
+  #seeded: Promise<unknown>;
+  #ended?: string;
 
   constructor(options: SessionTokenOptions) {
     this.#options = options;
-    this.#cache = new TokenCache(options.clock);
-    // Seed the cache with the token the session was created with (already on disk).
+    this.#cache = new TokenCache(options.clock, { maxEntries: 1, maxFetches: 1 });
+    // Seed the cache with the token the session was created with.
     this.#seeded = this.#cache.get(KEY, () => Promise.resolve(options.initial));
-    this.#schedule(refreshAt(options.initial.expiresAt, options.clock.now()));
   }
 
-  /** The current token, refreshed (file first) once past its refresh point. */
+  /** Why the session ended, once it has. */
+  get ended(): string | undefined {
+    return this.#ended;
+  }
+
+  /** The current token, refreshed once past its refresh point; a 401 once the session ended. */
   async token(): Promise<ExpiringToken> {
+    this.#throwIfEnded();
     await this.#seeded;
-    return await this.#cache.get(KEY, async () => {
-      const token = await this.#options.fetch();
-      await this.#options.persist(token);
-      this.#schedule(refreshAt(token.expiresAt, this.#options.clock.now()));
-      return token;
-    });
+    const token = await this.#cache.get(KEY, () => this.#options.fetch());
+    // A refresh that raced the end of the session is not served either.
+    this.#throwIfEnded();
+    return token;
   }
 
-  /** Stops the background refresh. */
-  stop(): void {
-    this.#stopped = true;
-    this.#cancelTimer?.();
+  /** Ends the session: every later {@link token} call fails with `reason`. Idempotent. */
+  end(reason: string): void {
+    if (this.#ended !== undefined) return;
+    this.#ended = reason;
+    // Drop the cached token: a fresh, empty cache holds nothing.
+    this.#cache = new TokenCache(this.#options.clock, { maxEntries: 1, maxFetches: 1 });
+    this.#seeded = Promise.resolve();
   }
 
-  #schedule(at: number): void {
-    if (this.#stopped) return;
-    this.#cancelTimer?.();
-    const delay = Math.max(0, at - this.#options.clock.now());
-    this.#cancelTimer = this.#options.timers.setTimeout(() => {
-      this.token().catch((err) => {
-        this.#options.log(`with-prod: background token refresh failed: ${messageOf(err)}`);
-        const live = this.#cache.peek(KEY);
-        if (live) this.#schedule(Math.min(live.expiresAt, this.#options.clock.now() + RETRY_MS));
-      });
-    }, delay);
+  #throwIfEnded(): void {
+    if (this.#ended !== undefined) throw new HttpError(401, this.#ended);
   }
 }

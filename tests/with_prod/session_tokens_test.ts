@@ -1,67 +1,62 @@
 import assert from "node:assert/strict";
 import { SessionTokens } from "../../src/with_prod/session_tokens.ts";
-import type { ExpiringToken } from "../../src/token_cache.ts";
-import { FakeTimers } from "../gate/confirm/fake_timers.ts";
+import { HttpError } from "../../src/errors.ts";
+import { ManualClock } from "../../src/clock.ts";
 
-function setup(options: { failWrites?: boolean } = {}) {
-  const timers = new FakeTimers();
-  const clock = timers.clock;
-  const written: string[] = [];
-  const logs: string[] = [];
+function setup() {
+  const clock = new ManualClock();
   let n = 0;
-  let failWrites = options.failWrites ?? false;
+  let release: (() => void) | undefined;
+  let hold = false;
   const tokens = new SessionTokens({
     initial: { accessToken: "ya29.t0", expiresAt: clock.now() + 3600_000 },
-    fetch: () =>
-      Promise.resolve({ accessToken: `ya29.t${++n}`, expiresAt: clock.now() + 3600_000 }),
-    persist: (t: ExpiringToken) => {
-      if (failWrites) return Promise.reject(new Error("disk full"));
-      written.push(t.accessToken);
-      return Promise.resolve();
+    fetch: async () => {
+      if (hold) await new Promise<void>((r) => release = r);
+      return { accessToken: `ya29.t${++n}`, expiresAt: clock.now() + 3600_000 };
     },
     clock,
-    timers,
-    log: (l) => logs.push(l),
   });
-  return { timers, clock, tokens, written, logs, setFail: (v: boolean) => failWrites = v };
+  return {
+    clock,
+    tokens,
+    fetches: () => n,
+    holdFetch: () => hold = true,
+    releaseFetch: () => release?.(),
+  };
 }
 
-Deno.test("the initial token is served until its refresh point", async () => {
+Deno.test("the initial token is served until its refresh point, then refreshed once for all", async () => {
   const t = setup();
   assert.equal((await t.tokens.token()).accessToken, "ya29.t0");
   t.clock.advance(3300_000 - 1);
   assert.equal((await t.tokens.token()).accessToken, "ya29.t0");
-  t.tokens.stop();
+  t.clock.advance(1);
+  const all = await Promise.all([t.tokens.token(), t.tokens.token(), t.tokens.token()]);
+  assert.deepEqual(all.map((x) => x.accessToken), ["ya29.t1", "ya29.t1", "ya29.t1"]);
+  assert.equal(t.fetches(), 1);
 });
 
-Deno.test("the background timer refreshes the file ahead of expiry", async () => {
+Deno.test("after end() no token is served, not even the cached one: a 401 with the reason", async () => {
   const t = setup();
-  await t.timers.advance(3300_000);
-  assert.deepEqual(t.written, ["ya29.t1"]);
-  assert.equal((await t.tokens.token()).accessToken, "ya29.t1");
-  await t.timers.advance(3300_000);
-  assert.deepEqual(t.written, ["ya29.t1", "ya29.t2"]);
-  t.tokens.stop();
-  await t.timers.advance(3600_000);
-  assert.deepEqual(t.written, ["ya29.t1", "ya29.t2"]);
+  await t.tokens.token();
+  t.tokens.end("Prod session ended: the gate closed the held session");
+  t.tokens.end("a second reason is ignored");
+  assert.equal(t.tokens.ended, "Prod session ended: the gate closed the held session");
+  await assert.rejects(
+    () => t.tokens.token(),
+    (e) =>
+      e instanceof HttpError && e.status === 401 && /gate closed the held session/.test(e.message),
+  );
+  assert.equal(t.fetches(), 0, "ending never asks the gate");
 });
 
-Deno.test("a failed file write is not committed; the next call retries both", async () => {
-  const t = setup({ failWrites: true });
+Deno.test("a refresh that completes after the session ended is not served", async () => {
+  const t = setup();
   t.clock.advance(3300_000);
-  await assert.rejects(() => t.tokens.token(), /disk full/);
-  t.setFail(false);
-  assert.equal((await t.tokens.token()).accessToken, "ya29.t2");
-  assert.deepEqual(t.written, ["ya29.t2"]);
-  t.tokens.stop();
-});
-
-Deno.test("a failed background refresh is logged and retried", async () => {
-  const t = setup({ failWrites: true });
-  await t.timers.advance(3300_000);
-  assert.match(t.logs[0], /background token refresh failed: disk full/);
-  t.setFail(false);
-  await t.timers.advance(30_000);
-  assert.equal(t.written.length, 1);
-  t.tokens.stop();
+  t.holdFetch();
+  const pending = t.tokens.token();
+  await new Promise((r) => setTimeout(r, 0));
+  t.tokens.end("revoked");
+  t.releaseFetch();
+  await assert.rejects(() => pending, (e) => e instanceof HttpError && e.status === 401);
 });
