@@ -6,6 +6,7 @@
  */
 import type { Clock } from "../clock.ts";
 import { HttpError } from "../errors.ts";
+import { scrubSecrets } from "../secrets.ts";
 
 /** What happened to a request. */
 export type AuditResult =
@@ -130,9 +131,19 @@ export function renderAuditLine(entry: AuditEntry, now: number): string {
   const out: Record<string, unknown> = { timestamp: new Date(now).toISOString() };
   for (const field of FIELDS) {
     const value = entry[field];
-    if (value !== undefined) out[field] = value;
+    if (value !== undefined) out[field] = scrubbed(value);
   }
   return JSON.stringify(out) + "\n";
+}
+
+/**
+ * Text fields pass through the secret scrubber: an error message or a wrapped command line
+ * (`curl -H "Authorization: Bearer ya29…"`) must not carry a credential into the log.
+ */
+function scrubbed(value: unknown): unknown {
+  if (typeof value === "string") return scrubSecrets(value);
+  if (Array.isArray(value)) return value.map(scrubbed);
+  return value;
 }
 
 /** A non-reversible 12-hex-char reference to a session id, so audit lines can be correlated. */
@@ -256,11 +267,9 @@ export class FileAuditLog implements AuditLog {
         }
       } catch (err) {
         // Never leave half a line behind: the next line would be glued to it.
-        if (written > 0) {
-          try {
-            file.truncate(before);
-          } catch { /* the write error below is what matters */ }
-        }
+        try {
+          if (written > 0 || file.size() !== before) file.truncate(before);
+        } catch { /* the write error below is what matters */ }
         throw err;
       }
     } finally {

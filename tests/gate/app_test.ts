@@ -1,15 +1,21 @@
 import assert from "node:assert/strict";
 import { createGateApp } from "../../src/gate/app.ts";
-import { MemoryAuditLog } from "../../src/gate/audit.ts";
+import {
+  AUDIT_UNAVAILABLE,
+  type AuditLog,
+  FileAuditLog,
+  MemoryAuditLog,
+} from "../../src/gate/audit.ts";
 import { ManualClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/cli/config.ts";
 import { HttpError } from "../../src/errors.ts";
 import { FakeTokens } from "./fake_tokens.ts";
 
-function setup() {
+function setup(auditLog?: AuditLog) {
   const clock = new ManualClock();
   const tokens = new FakeTokens(clock);
-  const audit = new MemoryAuditLog();
+  // Tests that pass their own log read it themselves; `entries` is for the default one.
+  const audit = (auditLog ?? new MemoryAuditLog()) as MemoryAuditLog;
   const config = loadConfig({
     flags: { project_id: "p", token_ttl_seconds: "1800" },
     env: { HOME: "/h" },
@@ -172,3 +178,106 @@ Deno.test("prod routes are absent without a prod layer", async () => {
     assert.equal(res.status, 404, path);
   }
 });
+
+async function withTempDir(fn: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "authcalator-app-audit-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("defect 6: with audit.log unwritable (a directory) dev /token is 503 and no token leaves", () =>
+  withTempDir(async (dir) => {
+    const path = `${dir}/audit.log`;
+    Deno.mkdirSync(path);
+    const stderr: string[] = [];
+    const audit = new FileAuditLog({
+      path,
+      clock: new ManualClock(),
+      log: (m) => stderr.push(m),
+    });
+    const { get, tokens, logs } = setup(audit);
+    for (const path of ["/token", "/id-token?audience=https://svc"]) {
+      const res = await get(path);
+      assert.equal(res.status, 503, path);
+      const got = await body(res);
+      assert.equal(got.code, AUDIT_UNAVAILABLE);
+      assert.equal(got.access_token, undefined);
+      assert.equal(got.id_token, undefined);
+      assert.ok(!String(got.error).includes(dir), "no host path reaches the container");
+    }
+    assert.equal(tokens.devCalls.length, 1, "the token was minted, then withheld");
+    assert.equal(stderr.length, 1, "loud once per burst, not per request");
+    assert.ok(stderr[0].includes(path));
+    assert.ok(logs.some((l) => /dev token .* not granted: 503 \[audit_unavailable\]/.test(l)));
+  }));
+
+Deno.test("audit_required = false: dev /token is still granted while the audit log is broken", async () => {
+  const audit = new MemoryAuditLog();
+  audit.broken = true;
+  audit.required = false;
+  const { get } = setup(audit);
+  const res = await get("/token");
+  assert.equal(res.status, 200);
+  assert.match((await body(res)).access_token, /^ya29\./);
+});
+
+Deno.test("/id-token is audited: granted with its audience, failures with their message", async () => {
+  const { get, audit, tokens } = setup();
+  const memory = audit;
+  assert.equal((await get("/id-token?audience=https://svc.example&format=full")).status, 200);
+  assert.deepEqual(memory.entries.at(-1), {
+    endpoint: "/id-token",
+    level: "dev",
+    socket: "main",
+    audience: "https://svc.example",
+    result: "granted",
+  });
+  tokens.idToken = () => Promise.reject(new HttpError(502, "Google answered 503", "google_error"));
+  assert.equal((await get("/id-token?audience=https://svc.example")).status, 502);
+  assert.equal(memory.entries.at(-1)!.result, "error");
+  assert.equal(memory.entries.at(-1)!.error, "Google answered 503");
+  // Bad input is refused before anything is minted, so it is not a grant or an error line.
+  assert.equal((await get("/id-token")).status, 400);
+  assert.equal(memory.entries.length, 2);
+});
+
+Deno.test("every failed mint is logged on the gate's log with its reason and no secret", async () => {
+  const { get, tokens, logs } = setup();
+  tokens.failWith = new HttpError(
+    502,
+    "Google's token endpoint answered 503 (refresh_token=1//0secret)",
+    "google_unavailable",
+  );
+  assert.equal((await get("/token?scopes=a,b")).status, 502);
+  assert.equal(logs.length, 1);
+  assert.match(
+    logs[0],
+    /dev token \(scopes a,b, main socket\) not granted: 502 \[google_unavailable\]/,
+  );
+  assert.match(logs[0], /answered 503/);
+  assert.ok(!logs[0].includes("1//0secret"), logs[0]);
+  tokens.idToken = () => Promise.reject(new HttpError(504, "Google did not answer in 30 s"));
+  assert.equal((await get("/id-token?audience=x")).status, 504);
+  assert.match(logs[1], /identity token \(main socket\) not granted: 504 Google did not answer/);
+});
+
+Deno.test("secret scan: the audit file written through the app holds no token, id token or session id", () =>
+  withTempDir(async (dir) => {
+    const path = `${dir}/audit.log`;
+    const audit = new FileAuditLog({ path, clock: new ManualClock(), log: () => {} });
+    const { get, tokens } = setup(audit);
+    const handedOut: string[] = [];
+    for (const q of ["", "?scopes=a", "?token_ttl_seconds=600"]) {
+      handedOut.push((await body(await get(`/token${q}`))).access_token);
+    }
+    handedOut.push((await body(await get("/id-token?audience=https://svc"))).id_token);
+    tokens.failWith = new HttpError(500, "failed with ya29.leaked-token and " + "f".repeat(64));
+    assert.equal((await get("/token?scopes=z")).status, 500);
+    const text = Deno.readTextFileSync(path);
+    assert.equal(text.trimEnd().split("\n").length, 5);
+    for (const secret of handedOut) assert.ok(!text.includes(secret), `leaked ${secret}`);
+    assert.ok(!/ya29\.|1\/\/|eyJ|\b[0-9a-f]{64}\b/.test(text), text);
+  }));
