@@ -13,6 +13,7 @@ import {
   checkId,
   type CliIO,
   fetchRequest,
+  goneMessage,
   processIO,
   renderRequest,
   secondsLeft,
@@ -56,6 +57,7 @@ export async function approveCommand(
     }
   }
   const answer = await call("POST", `/pending/${id}/approve`);
+  if (answer.status === 410) throw new AdminError(goneMessage(id, answer));
   if (answer.status === 404) throw new AdminError(`request ${id} not found (may have expired)`);
   if (answer.status !== 200) throw new AdminError(answerError(answer));
   io.out(`Approved request ${id}.`);
@@ -88,9 +90,8 @@ export async function readStdinLine(timeoutMs: number): Promise<string | null> {
 
 /** `authcalator approve <id> [--yes]`. */
 export function run(invocation: Invocation): Promise<number> {
-  const id = invocation.positionals[0];
+  const id = checkId(invocation.positionals[0], "approve");
   return withAdmin(invocation, processIO, async (call) => {
-    checkId(id);
     return await approveCommand(call, id, {
       yes: invocation.flags.yes === true,
       io: processIO,

@@ -9,6 +9,7 @@ import {
   answerError,
   checkId,
   type CliIO,
+  goneMessage,
   processIO,
   withAdmin,
 } from "./pending.ts";
@@ -19,8 +20,9 @@ export async function denyCommand(
   rawId: string | undefined,
   io: CliIO,
 ): Promise<number> {
-  const id = checkId(rawId);
+  const id = checkId(rawId, "deny");
   const answer = await call("POST", `/pending/${id}/deny`);
+  if (answer.status === 410) throw new AdminError(goneMessage(id, answer));
   if (answer.status === 404) throw new AdminError(`request ${id} not found (may have expired)`);
   if (answer.status !== 200) throw new AdminError(answerError(answer));
   io.out(`Denied request ${id}.`);
@@ -29,9 +31,8 @@ export async function denyCommand(
 
 /** `authcalator deny <id>`. */
 export function run(invocation: Invocation): Promise<number> {
-  const id = invocation.positionals[0];
+  const id = checkId(invocation.positionals[0], "deny");
   return withAdmin(invocation, processIO, async (call) => {
-    checkId(id);
     return await denyCommand(call, id, processIO);
   });
 }

@@ -6,8 +6,10 @@
  */
 import type { Invocation } from "../cli/commands.ts";
 import { type Clock, systemClock } from "../clock.ts";
+import { UsageError } from "../errors.ts";
 import { argumentCount, sanitizeText } from "../gate/command_display.ts";
 import { PENDING_ID, type PendingRequestJson } from "../gate/pending.ts";
+import { requesterLines } from "../gate/requester.ts";
 import { DeadlineError, fetchWithDeadline } from "../http/deadline_fetch.ts";
 
 /** Every admin request's whole-response deadline. */
@@ -77,14 +79,25 @@ function connectDetail(err: unknown): string {
   return "connection failed";
 }
 
-/** Refuses a malformed id before anything is sent. */
-export function checkId(id: string | undefined): string {
-  if (id === undefined || !PENDING_ID.test(id)) {
-    throw new AdminError(
+/** Refuses a missing or malformed id before anything is sent: a usage error (exit 2). */
+export function checkId(id: string | undefined, command = "approve"): string {
+  if (id === undefined) {
+    throw new UsageError(
+      `missing the pending request ID: authcalator ${command} <id> ` +
+        "(run 'authcalator pending' to list them)",
+    );
+  }
+  if (!PENDING_ID.test(id)) {
+    throw new UsageError(
       "invalid pending request ID (expected exactly 32 lowercase hex characters)",
     );
   }
   return id;
+}
+
+/** The message for a 410: the gate says why the request is no longer waiting. */
+export function goneMessage(id: string, answer: AdminAnswer): string {
+  return `request ${id} is no longer waiting: ${answerError(answer)}`;
 }
 
 /** The `error` of a non-2xx answer, or a generic one. */
@@ -98,6 +111,7 @@ export function answerError(answer: AdminAnswer): string {
 /** Fetches one queued request; a 404 says which kind of "not there" it is. */
 export async function fetchRequest(call: AdminCall, id: string): Promise<PendingRequestJson> {
   const answer = await call("GET", `/pending/${id}`);
+  if (answer.status === 410) throw new AdminError(goneMessage(id, answer));
   if (answer.status === 404) {
     if (answer.body.error === "Not found") {
       throw new AdminError(
@@ -129,15 +143,26 @@ export function renderRequest(request: PendingRequestJson, clock: Clock): string
   const s = (v: unknown) => sanitizeText(String(v ?? ""));
   const out = [
     `Request:  ${s(request.id)}`,
+    `Code:     ${request.pairingCode ? s(request.pairingCode) : "(none)"}` +
+    "  (with-prod printed this code in the terminal that asked)",
     `Email:    ${s(request.email)}`,
   ];
+  // The requester as the kernel reported it to the gate; MISMATCH and UNVERIFIED stand out.
+  const requester = request.requester && typeof request.requester === "object"
+    ? request.requester
+    : undefined;
+  for (const line of requesterLines(requester)) out.push(s(line));
   if (request.pamPolicy) out.push(`PAM:      ${s(request.pamPolicy)}`);
   out.push(`Expires:  ${s(request.expiresAt)} (${secondsLeft(request, clock)}s left)`);
   const command = request.command;
   if (!command || !Array.isArray(command.lines)) {
     out.push("Command:  (none reported)");
   } else {
-    out.push(`Command:  ${argumentCount(Number(command.totalArgs) || command.lines.length)}`);
+    out.push(
+      `Command:  ${
+        argumentCount(Number(command.totalArgs) || command.lines.length)
+      }, as reported by the client`,
+    );
     for (const line of command.lines) out.push(s(line));
   }
   return out.join("\n");
@@ -203,8 +228,8 @@ export async function pendingCommand(
 /** `authcalator pending [id]`. */
 export function run(invocation: Invocation): Promise<number> {
   const id = invocation.positionals[0];
+  if (id !== undefined) checkId(id, "pending");
   return withAdmin(invocation, processIO, async (call) => {
-    if (id !== undefined) checkId(id);
     return await pendingCommand(call, id, processIO, systemClock);
   });
 }

@@ -1,12 +1,14 @@
 /** `pending`, `approve` and `deny`: in-process over the real admin app, and as real processes. */
 import assert from "node:assert/strict";
+import { UsageError } from "../../src/errors.ts";
 import { MemoryAuditLog } from "../../src/gate/audit.ts";
 import { createAdminApp } from "../../src/gate/admin_app.ts";
 import { describeCommand } from "../../src/gate/command_display.ts";
 import { PendingQueue } from "../../src/gate/pending.ts";
 import { approveCommand, type ConfirmInput } from "../../src/commands/approve.ts";
 import { denyCommand } from "../../src/commands/deny.ts";
-import { type AdminCall, AdminError, pendingCommand } from "../../src/commands/pending.ts";
+import { type AdminCall, pendingCommand } from "../../src/commands/pending.ts";
+import { describeRequester } from "../../src/gate/requester.ts";
 import { runCli } from "../helpers/cli.ts";
 import { denoDirEnv } from "../e2e/prod_stack.ts";
 import { FakeTimers } from "../gate/confirm/fake_timers.ts";
@@ -61,9 +63,11 @@ Deno.test("pending lists requests with every display line, sanitised", async () 
     t.out[1],
     [
       `Request:  ${id}`,
+      "Code:     (none)  (with-prod printed this code in the terminal that asked)",
       "Email:    e@x.com",
+      "Requested by: UNVERIFIED (no peer information)",
       "Expires:  2026-01-01T00:02:00.000Z (100s left)",
-      "Command:  6 arguments",
+      "Command:  6 arguments, as reported by the client",
       "  1  kubectl",
       "  2  --token",
       "  3  ***",
@@ -76,13 +80,17 @@ Deno.test("pending lists requests with every display line, sanitised", async () 
   await pendingCommand(t.call, undefined, t.io, t.timers.clock);
   assert.match(
     t.out[2],
-    /Command: {2}6 arguments[\s\S]*\n\nRequest: .*\nEmail: {4}f@x\.com\n.*\nCommand: {2}\(none reported\)$/,
+    /Command: {2}6 arguments[\s\S]*\n\nRequest: .*\nCode: .*\nEmail: {4}f@x\.com\n.*\n.*\nCommand: {2}\(none reported\)$/,
   );
 });
 
-Deno.test("malformed ids are refused before anything is sent", async () => {
+Deno.test("missing and malformed ids are usage errors, refused before anything is sent", async () => {
   const t = setup();
   for (const bad of ["abc", "A".repeat(32), undefined]) {
+    const message = bad === undefined
+      ? "missing the pending request ID: authcalator approve <id> " +
+        "(run 'authcalator pending' to list them)"
+      : "invalid pending request ID (expected exactly 32 lowercase hex characters)";
     await assert.rejects(
       () =>
         approveCommand(t.call, bad, {
@@ -91,12 +99,10 @@ Deno.test("malformed ids are refused before anything is sent", async () => {
           io: t.io,
           clock: t.timers.clock,
         }),
-      (e: unknown) =>
-        e instanceof AdminError &&
-        e.message === "invalid pending request ID (expected exactly 32 lowercase hex characters)",
+      (e: unknown) => e instanceof UsageError && e.message === message,
     );
-    await assert.rejects(() => denyCommand(t.call, bad, t.io), AdminError);
-    await assert.rejects(() => pendingCommand(t.call, bad ?? "", t.io, t.timers.clock), AdminError);
+    await assert.rejects(() => denyCommand(t.call, bad, t.io), UsageError);
+    await assert.rejects(() => pendingCommand(t.call, bad ?? "", t.io, t.timers.clock), UsageError);
   }
   assert.deepEqual(t.calls, []);
 });
@@ -200,6 +206,69 @@ Deno.test("approve and deny of an unknown request explain the 404", async () => 
   );
 });
 
+Deno.test("pending shows the pairing code and the kernel's requester with a MISMATCH (7.2)", async () => {
+  const t = setup();
+  const requester = describeRequester(
+    {
+      verified: true,
+      uid: 1000,
+      pid: 666,
+      nsPid: [666, 12],
+      exe: "/usr/bin/python3",
+      argv: ["python3", "steal.py", "--api-key", "s3cr3t"],
+    },
+    ["gcloud", "sql", "connect"],
+  );
+  const { id } = t.queue.enqueue({
+    email: "e@x.com",
+    command: describeCommand(["gcloud", "sql", "connect"]),
+    pairingCode: "ABC-DEF",
+    requester,
+  });
+  await pendingCommand(t.call, id, t.io, t.timers.clock);
+  const text = t.out[0];
+  assert.match(text, /\nCode: {5}ABC-DEF {2}\(with-prod printed this code/);
+  assert.match(
+    text,
+    /\nRequested by: uid 1000, pid 666 \(pid 12 in its namespace\), \/usr\/bin\/python3\n/,
+  );
+  assert.match(text, /Kernel argv of the requester \(4\):\n {2}1 {2}python3\n/);
+  assert.match(text, /\n!!! MISMATCH: the requester's kernel argv does not end with the reported/);
+  assert.ok(!text.includes("s3cr3t"), "the kernel argv is redacted like the reported command");
+});
+
+Deno.test("approve, deny and pending of a request whose requester has gone say so (7.5)", async () => {
+  const t = setup();
+  const controller = new AbortController();
+  const { id, outcome } = t.queue.enqueue({ email: "e@x.com", signal: controller.signal });
+  controller.abort();
+  assert.equal(await outcome, "cancelled");
+  const gone = new RegExp(
+    `request ${id} is no longer waiting: The requester has gone: it disconnected, so there is ` +
+      "nothing to approve$",
+  );
+  await assert.rejects(
+    () =>
+      approveCommand(t.call, id, {
+        yes: true,
+        input: input([]).input,
+        io: t.io,
+        clock: t.timers.clock,
+      }),
+    gone,
+  );
+  await assert.rejects(() => denyCommand(t.call, id, t.io), gone);
+  await assert.rejects(() => pendingCommand(t.call, id, t.io, t.timers.clock), gone);
+  assert.equal(t.audit.entries.length, 0, "nothing was approved or denied");
+  // An expired one says it expired, not that it was denied (8.5).
+  const late = t.queue.enqueue({ email: "e@x.com" });
+  await t.timers.advance(120_000);
+  await assert.rejects(
+    () => denyCommand(t.call, late.id, t.io),
+    /is no longer waiting: The request expired: nobody decided within its time$/,
+  );
+});
+
 Deno.test("deny denies without asking", async () => {
   const t = setup();
   const { id, outcome } = t.queue.enqueue({ email: "e@x.com" });
@@ -245,8 +314,14 @@ Deno.test("real processes: pending, approve --yes and deny over a Unix admin soc
     const a = queue.enqueue({ email: "e@x.com", command: describeCommand(["gcloud", "info"]) });
     const listed = await cli(["pending"]);
     assert.equal(listed.code, 0, listed.stderr);
-    assert.match(listed.stdout, new RegExp(`Request:  ${a.id}\\nEmail:    e@x\\.com\\n`));
-    assert.match(listed.stdout, /Command: {2}2 arguments\n {2}1 {2}gcloud\n {2}2 {2}info\n/);
+    assert.match(
+      listed.stdout,
+      new RegExp(`Request:  ${a.id}\\nCode: .*\\nEmail:    e@x\\.com\\n`),
+    );
+    assert.match(
+      listed.stdout,
+      /Command: {2}2 arguments, as reported by the client\n {2}1 {2}gcloud\n {2}2 {2}info\n/,
+    );
     const refused = await cli(["approve", a.id]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /refusing to approve without confirmation; re-run with --yes/);
@@ -259,8 +334,16 @@ Deno.test("real processes: pending, approve --yes and deny over a Unix admin soc
     assert.equal(denied.code, 0, denied.stderr);
     assert.equal(await b.outcome, "denied");
     const bad = await cli(["approve", "nope", "--yes"]);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2, "a malformed id is a usage error");
     assert.match(bad.stderr, /invalid pending request ID/);
+    for (const command of ["approve", "deny"]) {
+      const missing = await cli([command]);
+      assert.equal(missing.code, 2, `${command} without an id exits 2 (8.5)`);
+      assert.match(
+        missing.stderr,
+        new RegExp(`missing the pending request ID: authcalator ${command} <id>`),
+      );
+    }
   } finally {
     await server.shutdown();
   }
