@@ -215,3 +215,66 @@ Deno.test("all problems are reported together", () => {
     (err: Error) => /port:/.test(err.message) && /token_ttl_seconds:/.test(err.message),
   );
 });
+
+Deno.test("audit and log keys: defaults", () => {
+  const c = load();
+  assert.equal(c.audit_required, true);
+  assert.equal(c.audit_max_bytes, 10 * 1024 * 1024);
+  assert.equal(c.audit_max_files, 5);
+  assert.equal(c.log_level, "info");
+  assert.equal(c.log_format, "text");
+});
+
+Deno.test("audit_required: TOML boolean, env true/false, flag; bad forms refused", () => {
+  assert.equal(load({ toml: "audit_required = false" }).audit_required, false);
+  assert.equal(
+    load({ env: { ...ENV, GCP_AUTHCALATOR_AUDIT_REQUIRED: "false" } }).audit_required,
+    false,
+  );
+  assert.equal(
+    load({ flags: { audit_required: true }, toml: "audit_required = false" }).audit_required,
+    true,
+  );
+  fails({ toml: 'audit_required = "false"' }, /audit_required: must be true or false/);
+  fails({ toml: "audit_required = 0" }, /audit_required: must be true or false/);
+  fails(
+    { env: { ...ENV, GCP_AUTHCALATOR_AUDIT_REQUIRED: "no" } },
+    /audit_required: must be true or false, got "no" \(from GCP_AUTHCALATOR_AUDIT_REQUIRED\)/,
+  );
+});
+
+Deno.test("audit_max_bytes and audit_max_files: whole numbers within range", () => {
+  const c = load({ toml: "audit_max_bytes = 1024\naudit_max_files = 100" });
+  assert.equal(c.audit_max_bytes, 1024);
+  assert.equal(c.audit_max_files, 100);
+  fails({ toml: "audit_max_bytes = 1023" }, /audit_max_bytes: must be between 1024 and 1073741824/);
+  fails({ toml: "audit_max_bytes = 1073741825" }, /audit_max_bytes: must be between/);
+  fails({ toml: 'audit_max_bytes = "10MB"' }, /audit_max_bytes: must be an integer/);
+  fails({ toml: "audit_max_bytes = 1.5" }, /audit_max_bytes: must be an integer/);
+  fails({ flags: { audit_max_bytes: "10M" } }, /audit_max_bytes: must be a whole number/);
+  fails({ toml: "audit_max_files = 0" }, /audit_max_files: must be between 1 and 100, got 0/);
+  fails({ toml: "audit_max_files = 101" }, /audit_max_files: must be between 1 and 100/);
+  fails(
+    { env: { ...ENV, GCP_AUTHCALATOR_AUDIT_MAX_FILES: "-1" } },
+    /audit_max_files: must be a whole number/,
+  );
+});
+
+Deno.test("log_level and log_format: only the known values", () => {
+  for (const level of ["error", "warn", "info", "debug"]) {
+    assert.equal(load({ flags: { log_level: level } }).log_level, level);
+  }
+  assert.equal(load({ toml: 'log_format = "json"' }).log_format, "json");
+  assert.equal(
+    load({ env: { ...ENV, GCP_AUTHCALATOR_LOG_FORMAT: "text" } }).log_format,
+    "text",
+  );
+  fails(
+    { flags: { log_level: "loud" } },
+    /log_level: must be one of error, warn, info, debug, got "loud"/,
+  );
+  fails({ flags: { log_level: "INFO" } }, /log_level: must be one of/);
+  fails({ toml: "log_level = 3" }, /log_level: must be a string/);
+  fails({ flags: { log_format: "xml" } }, /log_format: must be one of text, json, got "xml"/);
+  fails({ toml: "log_format = true" }, /log_format: must be a string/);
+});
