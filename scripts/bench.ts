@@ -8,8 +8,14 @@
  * @module
  */
 import { denoFlags, sampleContext } from "../src/permissions.ts";
-import { execTarget } from "../src/kube/exec_target.ts";
-import { type Chain, MAIN, roleEnv, SERVICE_ACCOUNT, startChain } from "./bench/chain.ts";
+import {
+  type Chain,
+  installAuthcalator,
+  MAIN,
+  roleEnv,
+  SERVICE_ACCOUNT,
+  startChain,
+} from "./bench/chain.ts";
 import { measureCold } from "./bench/cold.ts";
 import { type BenchResults, type Machine, renderMarkdown, type WarmRow } from "./bench/report.ts";
 import { idleRssMiB } from "./bench/rss.ts";
@@ -22,7 +28,6 @@ const TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
 const FLAVOR = { "Metadata-Flavor": "Google" };
 const ROOT = new URL("../", import.meta.url).pathname;
 const BARE = new URL("./bench/bare_server.ts", import.meta.url).pathname;
-const ENTRY = new URL("../src/kube/kube_token_entry.ts", import.meta.url).pathname;
 
 const quick = Deno.args.includes("--quick");
 const settings = quick
@@ -139,7 +144,8 @@ async function startup(chain: Chain, dir: string) {
   await Deno.writeTextFile(empty, "");
   const kubeTokenFlags = denoFlags("kube-token", { ...sampleContext(), metadataHost: host });
   const executable = await Deno.realPath(Deno.execPath());
-  const written = execTarget({ standalone: false, executable, entryModule: ENTRY, kubeTokenFlags });
+  // What kube-setup writes: the installed `authcalator` (deno task install) with kube-token.
+  const written = { command: await installAuthcalator(`${dir}/install`), args: ["kube-token"] };
   const env = {
     ...roleEnv(dir),
     GCE_METADATA_HOST: host,

@@ -75,6 +75,8 @@ const KNOWN_ENV = [
   "GCE_METADATA_HOST",
   "KUBERNETES_EXEC_INFO",
   "KUBECONFIG",
+  "AUTHCALATOR_EXECUTABLE",
+  "TMPDIR",
 ];
 
 /** The environment this role may see: all of it, or the granted subset of the known variables. */

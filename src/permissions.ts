@@ -87,6 +87,16 @@ function configFile(ctx: PermissionContext): string[] {
   return defined([ctx.config.config_path]);
 }
 
+/** Every port on these hosts: where metadata proxies (permanent or with-prod's) listen. */
+export const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
+
+/** `host:port` of a metadata host that is not loopback (a proxy on another container), if any. */
+function nonLoopbackHost(metadataHost: string | undefined): string[] {
+  if (!metadataHost) return [];
+  const host = metadataHost.replace(/:\d+$/, "");
+  return LOOPBACK_HOSTS.includes(host) ? [] : [metadataHost];
+}
+
 /** The environment a container-side role reads: its own variables and the path defaults. */
 const CLIENT_ENV = ["GCP_AUTHCALATOR_*", "HOME", "XDG_RUNTIME_DIR"];
 
@@ -143,9 +153,11 @@ const ROLES: Record<Role, (ctx: PermissionContext) => RoleGrants> = {
     net: [`unix:${ctx.config.admin_socket_path}`, "localhost"],
     env: CLIENT_ENV,
   }),
-  // kube-token reads no config: it asks GCE_METADATA_HOST, else 127.0.0.1:8173, whatever `port` says.
+  // kube-token reads no config: it asks GCE_METADATA_HOST at each call, else 127.0.0.1:8173. Any
+  // loopback port, so under with-prod (a temporary proxy on a random port) kubectl gets the prod
+  // token; a non-loopback metadata host only if the user's GCE_METADATA_HOST names it.
   "kube-token": (ctx) => ({
-    net: [ctx.metadataHost || "127.0.0.1:8173"],
+    net: [...new Set([...LOOPBACK_HOSTS, ...nonLoopbackHost(ctx.metadataHost)])],
     env: ["GCE_METADATA_HOST", "KUBERNETES_EXEC_INFO"],
   }),
   "kube-setup": (ctx) => {
@@ -153,8 +165,9 @@ const ROLES: Record<Role, (ctx: PermissionContext) => RoleGrants> = {
     return {
       read: [dirOf(kubeconfig), kubeconfig],
       write: [dirOf(kubeconfig)],
-      // yaml reads LOG_TOKENS and LOG_STREAM; GCE_METADATA_HOST pins the kube-token it writes.
-      env: ["KUBECONFIG", "HOME", "GCE_METADATA_HOST", "LOG_TOKENS", "LOG_STREAM"],
+      // yaml reads LOG_TOKENS and LOG_STREAM; the installed shim names itself in
+      // AUTHCALATOR_EXECUTABLE; TMPDIR marks a command that will not last.
+      env: ["KUBECONFIG", "HOME", "AUTHCALATOR_EXECUTABLE", "TMPDIR", "LOG_TOKENS", "LOG_STREAM"],
     };
   },
   // Loopback listener; write only for --write-adc (its path is a flag, unknown here). It reads

@@ -1,10 +1,10 @@
 /**
- * `authcalator kube-setup`: points every kubeconfig user of gke-gcloud-auth-plugin at kube-token.
+ * `authcalator kube-setup`: points every kubeconfig user of gke-gcloud-auth-plugin (and every user
+ * an earlier kube-setup pointed at a command that has since moved) at `<authcalator> kube-token`.
  * @module
  */
 import type { Invocation } from "../cli/commands.ts";
-import { denoFlags, sampleContext } from "../permissions.ts";
-import { execTarget } from "../kube/exec_target.ts";
+import { execTarget, EXECUTABLE_ENV, UnstableCommandError } from "../kube/exec_target.ts";
 import { kubeconfigPath } from "../kube/kubeconfig_path.ts";
 import { patchKubeconfig } from "../kube/kubeconfig_patch.ts";
 import {
@@ -13,6 +13,7 @@ import {
   writeBackup,
   writeKubeconfig,
 } from "../kube/kubeconfig_file.ts";
+import { UsageError } from "../errors.ts";
 
 /** The running executable's real path (the plain path where reading it is not permitted). */
 async function executable(): Promise<string> {
@@ -23,9 +24,9 @@ async function executable(): Promise<string> {
   }
 }
 
-/** kube-token's own entry point, as a path for a local checkout or a URL for a published one. */
-function entryModule(): string {
-  const url = new URL("../kube/kube_token_entry.ts", import.meta.url);
+/** The module that runs authcalator: a path for a local checkout, a URL for a published one. */
+function mainModule(): string {
+  const url = new URL("../main.ts", import.meta.url);
   return url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
 }
 
@@ -34,23 +35,36 @@ export async function run(invocation: Invocation): Promise<number> {
   const env = invocation.env;
   const home = env.HOME;
   const path = kubeconfigPath({ KUBECONFIG: env.KUBECONFIG, HOME: home });
-  const metadataHost = env.GCE_METADATA_HOST || undefined;
-  const target = execTarget({
-    standalone: Deno.build.standalone === true,
-    executable: await executable(),
-    entryModule: entryModule(),
-    kubeTokenFlags: denoFlags("kube-token", {
-      ...sampleContext(),
-      home: home ?? "/",
-      metadataHost,
-    }),
-  });
+  const override = invocation.flags.command as string | undefined;
+  let target;
+  try {
+    target = execTarget({
+      standalone: Deno.build.standalone === true,
+      executable: await executable(),
+      mainModule: mainModule(),
+      shim: env[EXECUTABLE_ENV] || undefined,
+      override,
+      transientDirs: [...new Set(["/tmp", "/var/tmp", env.TMPDIR ?? ""].filter(Boolean))],
+    });
+  } catch (err) {
+    if (err instanceof UnstableCommandError && override !== undefined) {
+      throw new UsageError(err.message);
+    }
+    throw err;
+  }
   const text = await readKubeconfig(path);
-  const { text: patchedText, patched } = patchKubeconfig(text, target, path);
+  const { text: patchedText, patched, current } = patchKubeconfig(text, target, path);
   if (patched.length === 0) {
-    console.error(
-      `kube-setup: warning: no user in ${path} runs gke-gcloud-auth-plugin; nothing changed`,
-    );
+    if (current.length > 0) {
+      console.error(
+        `kube-setup: ${current.length} user(s) in ${path} already run ${target.command} ` +
+          `kube-token; nothing changed`,
+      );
+    } else {
+      console.error(
+        `kube-setup: warning: no user in ${path} runs gke-gcloud-auth-plugin; nothing changed`,
+      );
+    }
     return 0;
   }
   await writableTarget(path);
@@ -63,7 +77,9 @@ export async function run(invocation: Invocation): Promise<number> {
     );
   }
   const written = await writeKubeconfig(path, patchedText);
-  for (const name of patched) console.log(`kube-setup: user ${name} now runs kube-token`);
+  for (const name of patched) {
+    console.log(`kube-setup: user ${name} now runs ${target.command} kube-token`);
+  }
   console.log(`kube-setup: updated ${written}`);
   return 0;
 }

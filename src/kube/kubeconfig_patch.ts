@@ -1,6 +1,7 @@
 /**
  * Rewrites the kubeconfig users that run `gke-gcloud-auth-plugin` so they run kube-token
- * instead. Works on the YAML document, so comments, key order and every other entry survive.
+ * instead, and repairs users an earlier kube-setup wrote whose command has since moved. Works on
+ * the YAML document, so comments, key order and every other entry survive.
  * @module
  */
 import { type Document, isMap, isScalar, isSeq, parseDocument, type YAMLMap } from "yaml";
@@ -25,6 +26,8 @@ export interface PatchResult {
   text: string;
   /** Names of the users that were rewritten, in file order. */
   patched: string[];
+  /** Names of the users that already ran exactly `target`. */
+  current: string[];
 }
 
 /** A kubeconfig that cannot be patched: unparseable, empty or not a mapping. */
@@ -42,7 +45,29 @@ export function isGkePlugin(command: unknown): boolean {
 }
 
 /**
- * Points every user whose exec command is the GKE plugin at `target`: sets `command`, `args` and
+ * Whether an exec entry is one kube-setup wrote: its install hint, or args ending in kube-token
+ * (`<authcalator> kube-token`) or in kube-token's old from-source entry point.
+ */
+export function isKubeTokenExec(exec: YAMLMap): boolean {
+  if (exec.get("installHint") === INSTALL_HINT) return true;
+  const args = exec.get("args");
+  if (!isSeq(args) || args.items.length === 0) return false;
+  const last = args.items[args.items.length - 1];
+  const value = isScalar(last) ? last.value : last;
+  return value === "kube-token" ||
+    (typeof value === "string" && value.endsWith("/kube/kube_token_entry.ts"));
+}
+
+function runsTarget(exec: YAMLMap, target: ExecTarget): boolean {
+  const args = exec.get("args");
+  return exec.get("command") === target.command && isSeq(args) &&
+    JSON.stringify(args.toJSON()) === JSON.stringify(target.args) &&
+    exec.get("installHint") === INSTALL_HINT && !exec.has("env");
+}
+
+/**
+ * Points every user whose exec command is the GKE plugin, or a kube-token command an earlier
+ * kube-setup wrote, at `target`: sets `command`, `args` and
  * `installHint`, drops `env`, and keeps `apiVersion`, `provideClusterInfo` and anything else.
  * `source` names the file in error messages, which never quote the file's content.
  */
@@ -62,19 +87,23 @@ export function patchKubeconfig(text: string, target: ExecTarget, source: string
   }
   const users = doc.get("users");
   const patched: string[] = [];
-  if (!isSeq(users)) return { text, patched };
-  for (const item of users.items) {
-    if (!isMap(item)) continue;
+  const current: string[] = [];
+  if (!isSeq(users)) return { text, patched, current };
+  users.items.forEach((item, index) => {
+    if (!isMap(item)) return;
     const user = item.get("user");
-    if (!isMap(user)) continue;
+    if (!isMap(user)) return;
     const exec = user.get("exec");
-    if (!isMap(exec) || !isGkePlugin(exec.get("command"))) continue;
+    if (!isMap(exec)) return;
+    if (!isGkePlugin(exec.get("command")) && !isKubeTokenExec(exec)) return;
+    const rawName = item.get("name");
+    const name = typeof rawName === "string" ? rawName : `#${index + 1}`;
+    if (runsTarget(exec, target)) return current.push(name);
     rewriteExec(doc, exec, target);
-    const name = item.get("name");
-    patched.push(typeof name === "string" ? name : `#${patched.length + 1}`);
-  }
-  if (patched.length === 0) return { text, patched };
-  return { text: doc.toString({ indentSeq: indentsSequences(text) }), patched };
+    patched.push(name);
+  });
+  if (patched.length === 0) return { text, patched, current };
+  return { text: doc.toString({ indentSeq: indentsSequences(text) }), patched, current };
 }
 
 function rewriteExec(doc: Document, exec: YAMLMap, target: ExecTarget): void {

@@ -117,8 +117,9 @@ export async function fetchMetadataToken(
 function unreachableMessage(host: string, err: unknown): string {
   if (err instanceof HttpDeadlineError) return err.message;
   if (err instanceof Deno.errors.NotCapable) {
-    return `not permitted to reach ${host}: this kube-token was set up for another metadata ` +
-      "host; run `authcalator kube-setup` again with the current GCE_METADATA_HOST";
+    return `not permitted to reach ${host}: kube-token may reach a metadata proxy on loopback ` +
+      "(127.0.0.1, localhost or [::1], any port) only; run `authcalator metadata-proxy` " +
+      "in this container and point GCE_METADATA_HOST at it";
   }
   const why = err instanceof HttpProtocolError
     ? `it did not answer in HTTP: ${err.message}`

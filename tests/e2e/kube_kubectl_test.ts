@@ -1,153 +1,47 @@
 /**
- * The whole kube path with a real kubectl: a GKE-style kubeconfig, `authcalator kube-setup` under
- * its pinned flags, then `kubectl get --raw /version` against a loopback HTTPS API-server fake that
- * accepts only the right bearer token, with kube-token fetching it from a fake metadata server.
- * Needs `kubectl` (Debian: kubernetes-client, or $KUBECTL) and `openssl` (Debian: openssl).
+ * The whole kube path with a real kubectl: a GKE-style kubeconfig, the installed
+ * `authcalator kube-setup`, then `kubectl get --raw /version` against a loopback HTTPS API-server
+ * fake that accepts only the right bearer token, with kube-token fetching it from a fake metadata
+ * server. Needs `kubectl` (Debian: kubernetes-client, or $KUBECTL) and `openssl`.
  */
 import assert from "node:assert/strict";
-import { encodeBase64 } from "../kube/base64.ts";
-import { baseEnv, MAIN } from "../helpers/cli.ts";
+import { baseEnv } from "../helpers/cli.ts";
+import { installAuthcalator, stableTempDir } from "../helpers/install.ts";
+import {
+  gkeKubeconfig,
+  KUBECTL,
+  kubectlMinor,
+  makeCert,
+  startApiServer,
+} from "../kube/api_server.ts";
 import { startFakeMetadata } from "../kube/fake_metadata.ts";
-import { denoDir, pinnedFlags, runExact } from "../kube/pinned.ts";
+import { denoDir, runExact } from "../kube/pinned.ts";
 
-const KUBECTL = Deno.env.get("KUBECTL") ?? "kubectl";
 const GOOD_TOKEN = "ya29.the-right-token";
-
-/** kubectl's client minor version; exec apiVersion v1 needs 1.22 or later. */
-async function kubectlMinor(): Promise<number> {
-  let out;
-  try {
-    out = await new Deno.Command(KUBECTL, {
-      args: ["version", "--client", "-o", "json"],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-  } catch (err) {
-    throw new Error(
-      `cannot run ${KUBECTL} (${(err as Error).message}): install Debian's kubernetes-client ` +
-        "or set KUBECTL",
-    );
-  }
-  const info = JSON.parse(new TextDecoder().decode(out.stdout));
-  return parseInt(info.clientVersion.minor, 10);
-}
-
 const MINOR = await kubectlMinor();
-
-/** A self-signed certificate for 127.0.0.1, made with the openssl CLI. */
-async function makeCert(dir: string): Promise<{ cert: string; key: string }> {
-  const out = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      `${dir}/key.pem`,
-      "-out",
-      `${dir}/cert.pem`,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=authcalator-kube-test",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(`openssl failed: ${new TextDecoder().decode(out.stderr)}`);
-  return {
-    cert: await Deno.readTextFile(`${dir}/cert.pem`),
-    key: await Deno.readTextFile(`${dir}/key.pem`),
-  };
-}
-
-/** A Kubernetes API-server fake: `/version` for the right bearer token, 401 for anything else. */
-function startApiServer(tls: { cert: string; key: string }) {
-  const seen: string[] = [];
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, cert: tls.cert, key: tls.key, onListen() {} },
-    (req) => {
-      const auth = req.headers.get("authorization") ?? "";
-      const who = auth === `Bearer ${GOOD_TOKEN}` ? "good" : auth ? "wrong" : "none";
-      seen.push(`${who} ${new URL(req.url).pathname}`);
-      if (auth !== `Bearer ${GOOD_TOKEN}`) {
-        return Response.json({
-          kind: "Status",
-          apiVersion: "v1",
-          metadata: {},
-          status: "Failure",
-          message: "Unauthorized",
-          reason: "Unauthorized",
-          code: 401,
-        }, { status: 401 });
-      }
-      if (new URL(req.url).pathname === "/version") {
-        return Response.json({
-          major: "1",
-          minor: "32",
-          gitVersion: "v1.32.0-authcalator-fake",
-          platform: "linux/amd64",
-        });
-      }
-      return Response.json({ kind: "Status", code: 404, status: "Failure" }, { status: 404 });
-    },
-  );
-  return { url: `https://127.0.0.1:${server.addr.port}`, seen, close: () => server.shutdown() };
-}
-
-function kubeconfig(server: string, caPem: string, execApiVersion: string): string {
-  const extra = execApiVersion.endsWith("/v1") ? "\n      interactiveMode: Never" : "";
-  return `apiVersion: v1
-clusters:
-- cluster:
-    certificate-authority-data: ${encodeBase64(caPem)}
-    server: ${server}
-  name: gke_demo-project_europe-west1_demo
-contexts:
-- context:
-    cluster: gke_demo-project_europe-west1_demo
-    user: gke_demo-project_europe-west1_demo
-  name: gke_demo-project_europe-west1_demo
-current-context: gke_demo-project_europe-west1_demo
-kind: Config
-preferences: {}
-users:
-- name: gke_demo-project_europe-west1_demo
-  user:
-    exec:
-      apiVersion: ${execApiVersion}
-      command: gke-gcloud-auth-plugin
-      installHint: Install gke-gcloud-auth-plugin for use with kubectl
-      provideClusterInfo: true${extra}
-`;
-}
+const installRoot = await stableTempDir("kube-kubectl-install-");
+const AUTHCALATOR = await installAuthcalator(installRoot, await denoDir());
+globalThis.addEventListener("unload", () => Deno.removeSync(installRoot, { recursive: true }));
 
 /** Sets up a home with a patched kubeconfig, then runs kubectl get --raw /version. */
 async function kubectlVersion(metadataToken: string, execApiVersion: string) {
-  const home = await Deno.makeTempDir({ prefix: "kube-kubectl-" });
+  const home = await stableTempDir("kube-kubectl-");
   const metadata = startFakeMetadata({ token: metadataToken });
   const tls = await makeCert(home);
-  const api = startApiServer(tls);
+  const api = startApiServer(tls, (token) => token === GOOD_TOKEN);
   try {
     await Deno.mkdir(`${home}/.kube`);
-    await Deno.writeTextFile(`${home}/.kube/config`, kubeconfig(api.url, tls.cert, execApiVersion));
+    await Deno.writeTextFile(
+      `${home}/.kube/config`,
+      gkeKubeconfig(api.url, tls.cert, execApiVersion),
+    );
     const env = {
       ...baseEnv(),
       DENO_DIR: await denoDir(),
       HOME: home,
       GCE_METADATA_HOST: metadata.host,
     };
-    const flags = await pinnedFlags("kube-setup", env);
-    const setup = await runExact(
-      Deno.execPath(),
-      ["run", "--quiet", ...flags, MAIN, "kube-setup"],
-      env,
-    );
+    const setup = await runExact(AUTHCALATOR, ["kube-setup"], env);
     assert.equal(setup.code, 0, setup.stderr);
     const kubectl = await runExact(KUBECTL, ["get", "--raw", "/version"], {
       ...env,

@@ -1,13 +1,20 @@
 /**
- * kube-setup as users run it: a real process under the role's pinned permission flags, on real
- * files. Also runs the exec command it writes, under the flags it wrote, against a fake proxy.
+ * kube-setup as users run it: the installed `authcalator` command (`deno task install`) on real
+ * files. Proves the kubeconfig gets the upstream shape `command: <that executable>`,
+ * `args: [kube-token]`, that the entry works from any directory, that rerunning after a move
+ * repairs it, and that a command that will not last is refused unless `--command PATH` is given.
  */
 import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { baseEnv, MAIN } from "../helpers/cli.ts";
+import { installAuthcalator, stableTempDir } from "../helpers/install.ts";
 import { GKE_KUBECONFIG } from "../kube/fixtures.ts";
 import { startFakeMetadata } from "../kube/fake_metadata.ts";
 import { denoDir, pinnedFlags, runExact } from "../kube/pinned.ts";
+
+const installRoot = await stableTempDir("kube-setup-install-");
+const AUTHCALATOR = await installAuthcalator(installRoot, await denoDir());
+globalThis.addEventListener("unload", () => Deno.removeSync(installRoot, { recursive: true }));
 
 interface Home {
   home: string;
@@ -16,7 +23,7 @@ interface Home {
 }
 
 async function withHome(fn: (h: Home) => Promise<void>, extraEnv: Record<string, string> = {}) {
-  const home = await Deno.makeTempDir({ prefix: "kube-setup-home-" });
+  const home = await stableTempDir("kube-setup-home-");
   try {
     await Deno.mkdir(`${home}/.kube`);
     const env = { ...baseEnv(), DENO_DIR: await denoDir(), HOME: home, ...extraEnv };
@@ -26,10 +33,19 @@ async function withHome(fn: (h: Home) => Promise<void>, extraEnv: Record<string,
   }
 }
 
-/** Runs kube-setup under the flags `authcalator permissions kube-setup` prints for `env`. */
-async function kubeSetup(env: Record<string, string>) {
+/** Runs the installed `authcalator kube-setup` (or another installed copy). */
+async function kubeSetup(env: Record<string, string>, args: string[] = [], shim = AUTHCALATOR) {
+  return await runExact(shim, ["kube-setup", ...args], env);
+}
+
+/** Runs kube-setup from source under its pinned flags: `deno run … src/main.ts kube-setup`. */
+async function kubeSetupFromSource(env: Record<string, string>, args: string[] = []) {
   const flags = await pinnedFlags("kube-setup", env);
-  return await runExact(Deno.execPath(), ["run", "--quiet", ...flags, MAIN, "kube-setup"], env);
+  return await runExact(
+    Deno.execPath(),
+    ["run", "--quiet", ...flags, MAIN, "kube-setup", ...args],
+    env,
+  );
 }
 
 const modeOf = async (path: string) => (await Deno.stat(path)).mode! & 0o7777;
@@ -46,8 +62,8 @@ Deno.test("kube-setup patches GKE users, backs up, and the command it writes wor
         out.stdout,
         [
           `kube-setup: saved the previous kubeconfig as ${kubeconfig}.bak`,
-          "kube-setup: user gke_proj_zone_one now runs kube-token",
-          "kube-setup: user gke_proj_zone_two now runs kube-token",
+          `kube-setup: user gke_proj_zone_one now runs ${AUTHCALATOR} kube-token`,
+          `kube-setup: user gke_proj_zone_two now runs ${AUTHCALATOR} kube-token`,
           `kube-setup: updated ${kubeconfig}`,
           "",
         ].join("\n"),
@@ -59,10 +75,8 @@ Deno.test("kube-setup patches GKE users, backs up, and the command it writes wor
       const text = await Deno.readTextFile(kubeconfig);
       assert.ok(text.startsWith("# head comment\n"));
       const exec = parse(text).users[0].user.exec;
-      const kubeTokenFlags = await pinnedFlags("kube-token", { GCE_METADATA_HOST: fake.host });
-      const entry = new URL("../../src/kube/kube_token_entry.ts", import.meta.url).pathname;
-      assert.equal(exec.command, await Deno.realPath(Deno.execPath()));
-      assert.deepEqual(exec.args, ["run", "--no-config", ...kubeTokenFlags, entry]);
+      assert.equal(exec.command, AUTHCALATOR);
+      assert.deepEqual(exec.args, ["kube-token"]);
 
       // Run exactly what kubectl would run, from an unrelated directory.
       const cred = await new Deno.Command(exec.command, {
@@ -90,7 +104,7 @@ Deno.test("kube-setup patches GKE users, backs up, and the command it writes wor
   }
 });
 
-Deno.test("kube-setup is idempotent: a second run warns, exits 0 and writes nothing", async () => {
+Deno.test("kube-setup is idempotent: a second run says so, exits 0 and writes nothing", async () => {
   await withHome(async ({ kubeconfig, env }) => {
     await Deno.writeTextFile(kubeconfig, GKE_KUBECONFIG);
     assert.equal((await kubeSetup(env)).code, 0);
@@ -102,7 +116,7 @@ Deno.test("kube-setup is idempotent: a second run warns, exits 0 and writes noth
     assert.equal(again.stdout, "");
     assert.equal(
       again.stderr.trim(),
-      `kube-setup: warning: no user in ${kubeconfig} runs gke-gcloud-auth-plugin; nothing changed`,
+      `kube-setup: 2 user(s) in ${kubeconfig} already run ${AUTHCALATOR} kube-token; nothing changed`,
     );
     assert.equal(await Deno.readTextFile(kubeconfig), patched);
     assert.equal((await Deno.stat(kubeconfig)).ino, stat.ino);
@@ -135,7 +149,7 @@ Deno.test("kube-setup follows a symlinked kubeconfig and keeps the link", async 
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, new RegExp(`updated ${real}\n`));
     assert.ok((await Deno.lstat(kubeconfig)).isSymlink);
-    assert.match(await Deno.readTextFile(real), /args:\n {6}- run\n/);
+    assert.match(await Deno.readTextFile(real), /args:\n {6}- kube-token\n/);
     assert.equal(await modeOf(real), 0o600);
     assert.equal(await Deno.readTextFile(`${kubeconfig}.bak`), GKE_KUBECONFIG);
   });
@@ -154,7 +168,7 @@ Deno.test("kube-setup goes on with a warning when the backup cannot be written",
       new RegExp(`^kube-setup: warning: could not write ${kubeconfig}\\.bak`),
     );
     assert.match(out.stdout, new RegExp(`updated ${kubeconfig}\n`));
-    assert.match(await Deno.readTextFile(kubeconfig), /kube_token_entry\.ts/);
+    assert.match(await Deno.readTextFile(kubeconfig), /- kube-token/);
     assert.deepEqual(
       (await Array.fromAsync(Deno.readDir(`${kubeconfig}.bak`))).map((e) => e.name),
       ["keep"],
@@ -201,4 +215,95 @@ Deno.test("kube-setup on bad, empty, scalar or missing kubeconfigs: exit 1, clea
       assert.deepEqual(names, content === undefined ? [] : ["config"]);
     });
   }
+});
+
+Deno.test("rerunning kube-setup from a moved install repairs the entries an earlier run wrote", async () => {
+  const movedRoot = await stableTempDir("kube-setup-moved-");
+  try {
+    const moved = await installAuthcalator(movedRoot, await denoDir());
+    await withHome(async ({ kubeconfig, env }) => {
+      await Deno.writeTextFile(kubeconfig, GKE_KUBECONFIG);
+      assert.equal((await kubeSetup(env)).code, 0);
+      // The old install goes away (an upgrade or a move); the new one runs kube-setup again.
+      const out = await kubeSetup(env, [], moved);
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stdout, new RegExp(`user gke_proj_zone_one now runs ${moved} kube-token`));
+      const users = parse(await Deno.readTextFile(kubeconfig)).users;
+      for (const name of ["gke_proj_zone_one", "gke_proj_zone_two"]) {
+        const exec = users.find((u: { name: string }) => u.name === name).user.exec;
+        assert.deepEqual([exec.command, ...exec.args], [moved, "kube-token"]);
+      }
+      // Users that never ran the GKE plugin are still not touched.
+      assert.equal(
+        users.find((u: { name: string }) => u.name === "static-user").user.token,
+        "kubernetes-static-token",
+      );
+      const aws = users.find((u: { name: string }) => u.name === "other-exec").user.exec;
+      assert.equal(aws.command, "aws");
+    });
+  } finally {
+    await Deno.remove(movedRoot, { recursive: true });
+  }
+});
+
+Deno.test("kube-setup run by `deno run` (no installed command) refuses and names --command", async () => {
+  await withHome(async ({ kubeconfig, env }) => {
+    await Deno.writeTextFile(kubeconfig, GKE_KUBECONFIG);
+    const out = await kubeSetupFromSource(env);
+    assert.equal(out.code, 1);
+    assert.equal(out.stdout, "");
+    assert.match(out.stderr, /^kube-setup: .*not an installed command\. Install authcalator/);
+    assert.match(out.stderr, /--command PATH/);
+    assert.equal(await Deno.readTextFile(kubeconfig), GKE_KUBECONFIG);
+  });
+});
+
+Deno.test("kube-setup refuses a command in a temp dir or an npx cache", async () => {
+  const places: [string, RegExp][] = [
+    ["/tmp/checkout/bin/authcalator", /is under \/tmp, a temporary directory/],
+    [
+      "/home/u/.npm/_npx/0a1b2c/node_modules/.bin/authcalator",
+      /is in an npx cache, which npm may clean at any time/,
+    ],
+  ];
+  for (const [shim, why] of places) {
+    await withHome(async ({ kubeconfig, env }) => {
+      await Deno.writeTextFile(kubeconfig, GKE_KUBECONFIG);
+      const out = await kubeSetupFromSource({ ...env, AUTHCALATOR_EXECUTABLE: shim });
+      assert.equal(out.code, 1, out.stderr);
+      assert.match(out.stderr, new RegExp(`will not write the authcalator command ${shim}`));
+      assert.match(out.stderr, why);
+      assert.match(out.stderr, /--command PATH/);
+      assert.equal(await Deno.readTextFile(kubeconfig), GKE_KUBECONFIG);
+    });
+  }
+});
+
+Deno.test("kube-setup --command PATH writes that command, from anywhere", async () => {
+  await withHome(async ({ kubeconfig, env }) => {
+    await Deno.writeTextFile(kubeconfig, GKE_KUBECONFIG);
+    const out = await kubeSetupFromSource(
+      { ...env, AUTHCALATOR_EXECUTABLE: "/tmp/x/authcalator" },
+      ["--command", "/opt/authcalator/bin/authcalator"],
+    );
+    assert.equal(out.code, 0, out.stderr);
+    const exec = parse(await Deno.readTextFile(kubeconfig)).users[0].user.exec;
+    assert.deepEqual([exec.command, ...exec.args], [
+      "/opt/authcalator/bin/authcalator",
+      "kube-token",
+    ]);
+  });
+});
+
+Deno.test("kube-setup --command with a relative path or no value is a usage error (exit 2)", async () => {
+  await withHome(async ({ kubeconfig, env }) => {
+    await Deno.writeTextFile(kubeconfig, GKE_KUBECONFIG);
+    const relative = await kubeSetup(env, ["--command", "bin/authcalator"]);
+    assert.equal(relative.code, 2);
+    assert.match(relative.stderr, /--command must be an absolute path .*"bin\/authcalator"/);
+    const missing = await kubeSetup(env, ["--command"]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /option --command needs a value/);
+    assert.equal(await Deno.readTextFile(kubeconfig), GKE_KUBECONFIG);
+  });
 });

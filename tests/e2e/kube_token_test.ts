@@ -26,16 +26,20 @@ async function kubeToken(host: string, extraEnv: Record<string, string> = {}) {
   return [viaMain, viaEntry];
 }
 
-Deno.test("pinned kube-token flags are the metadata host and two variables, nothing else", async () => {
-  const flags = await pinnedFlags("kube-token", { GCE_METADATA_HOST: "127.0.0.1:9" });
-  assert.deepEqual(flags, [
+Deno.test("pinned kube-token flags: every loopback port and two variables, nothing else", async () => {
+  const loopback = [
     "--no-prompt",
-    "--allow-net=127.0.0.1:9",
+    "--allow-net=127.0.0.1,localhost,[::1]",
     "--allow-env=GCE_METADATA_HOST,KUBERNETES_EXEC_INFO",
-  ]);
-  assert.deepEqual(await pinnedFlags("kube-token", {}), [
+  ];
+  // GCE_METADATA_HOST is read at each call, so the flags no longer depend on it (with-prod's
+  // temporary proxy listens on a random port).
+  assert.deepEqual(await pinnedFlags("kube-token", { GCE_METADATA_HOST: "127.0.0.1:9" }), loopback);
+  assert.deepEqual(await pinnedFlags("kube-token", {}), loopback);
+  // A metadata host on another machine is granted only when kube-setup's environment names it.
+  assert.deepEqual(await pinnedFlags("kube-token", { GCE_METADATA_HOST: "proxy.internal:8173" }), [
     "--no-prompt",
-    "--allow-net=127.0.0.1:8173",
+    "--allow-net=127.0.0.1,localhost,[::1],proxy.internal:8173",
     "--allow-env=GCE_METADATA_HOST,KUBERNETES_EXEC_INFO",
   ]);
 });
@@ -119,22 +123,36 @@ Deno.test("kube-token rejects a malformed GCE_METADATA_HOST", async () => {
   }
 });
 
-Deno.test("kube-token set up for one host cannot reach another", async () => {
-  const fake = startFakeMetadata({ token: "ya29.other" });
+Deno.test("kube-token reaches a metadata proxy on any loopback port, set up or not", async () => {
+  const fake = startFakeMetadata({ token: "ya29.random-port" });
   try {
+    // Set up while the proxy was on 8173; with-prod's temporary proxy is elsewhere.
     const flags = await pinnedFlags("kube-token", { GCE_METADATA_HOST: "127.0.0.1:8173" });
     const out = await runExact(
       Deno.execPath(),
       ["run", "--no-config", ...flags, ENTRY],
       { ...baseEnv(), GCE_METADATA_HOST: fake.host },
     );
-    assert.equal(out.code, 1);
-    assert.equal(out.stdout, "");
-    assert.match(out.stderr, new RegExp(`not permitted to reach ${fake.host}`));
-    assert.equal(fake.requests.length, 0);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(JSON.parse(out.stdout).status.token, "ya29.random-port");
   } finally {
     await fake.close();
   }
+});
+
+Deno.test("kube-token may not reach a non-loopback host it was not set up for", async () => {
+  const flags = await pinnedFlags("kube-token", {});
+  const out = await runExact(
+    Deno.execPath(),
+    ["run", "--no-config", ...flags, ENTRY],
+    { ...baseEnv(), GCE_METADATA_HOST: "192.0.2.1:80" },
+  );
+  assert.equal(out.code, 1);
+  assert.equal(out.stdout, "");
+  assert.match(
+    out.stderr,
+    /^kube-token: not permitted to reach 192\.0\.2\.1:80: kube-token may reach a metadata proxy on loopback/,
+  );
 });
 
 Deno.test("kube-token gives up after 5 s on a proxy that stalls the body", async () => {

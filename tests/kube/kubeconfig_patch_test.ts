@@ -96,7 +96,11 @@ Deno.test("patchKubeconfig leaves files without GKE users unchanged", () => {
       "users:\n- name: w\n  user:\n    exec:\n      command: my-gke-gcloud-auth-plugin\n",
     ]
   ) {
-    assert.deepEqual(patchKubeconfig(src, TARGET, "cfg"), { text: src, patched: [] }, src);
+    assert.deepEqual(
+      patchKubeconfig(src, TARGET, "cfg"),
+      { text: src, patched: [], current: [] },
+      src,
+    );
   }
 });
 
@@ -140,4 +144,45 @@ Deno.test("isGkePlugin matches the bare name and any path ending in it", () => {
   assert.ok(!isGkePlugin("gke-gcloud-auth-plugin.exe"));
   assert.ok(!isGkePlugin("/x/my-gke-gcloud-auth-plugin"));
   assert.ok(!isGkePlugin(undefined));
+});
+
+Deno.test("patchKubeconfig repairs what an earlier kube-setup wrote when the command moved", () => {
+  const once = patchKubeconfig(GKE_KUBECONFIG, TARGET, "cfg");
+  const moved = { command: "/home/u/.deno/bin/authcalator", args: ["kube-token"] };
+  const again = patchKubeconfig(once.text, moved, "cfg");
+  assert.deepEqual(again.patched, ["gke_proj_zone_one", "gke_proj_zone_two"]);
+  assert.deepEqual(again.current, []);
+  const users = parse(again.text).users;
+  assert.equal(users[0].user.exec.command, moved.command);
+  assert.equal(users[2].user.exec.command, moved.command);
+  assert.equal(users[3].user.exec.command, "aws");
+  assert.deepEqual(patchKubeconfig(again.text, moved, "cfg").current, [
+    "gke_proj_zone_one",
+    "gke_proj_zone_two",
+  ]);
+});
+
+Deno.test("patchKubeconfig repairs the old from-source form (deno run … kube_token_entry.ts)", () => {
+  const old = `users:
+- name: from-source
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: /root/.npm/_npx/7a/node_modules/deno/deno
+      args:
+      - run
+      - --allow-net=127.0.0.1:8173
+      - /work/old-checkout/src/kube/kube_token_entry.ts
+- name: someone-elses-kube-token
+  user:
+    exec:
+      command: /usr/bin/other
+      args: [fetch]
+`;
+  const { text, patched } = patchKubeconfig(old, TARGET, "cfg");
+  assert.deepEqual(patched, ["from-source"]);
+  const users = parse(text).users;
+  assert.deepEqual(users[0].user.exec.args, ["kube-token"]);
+  assert.equal(users[0].user.exec.installHint, INSTALL_HINT);
+  assert.equal(users[1].user.exec.command, "/usr/bin/other");
 });

@@ -5,8 +5,10 @@ import { runCli } from "../helpers/cli.ts";
 export async function pinnedFlags(role: string, env: Record<string, string>): Promise<string[]> {
   const out = await runCli(["permissions", role], { env });
   if (out.code !== 0) throw new Error(`permissions ${role} failed: ${out.stderr}`);
-  const words = out.stdout.trim().split(" ");
-  // deno run <flags…> <main.ts> <role>
+  // deno run <flags…> <main.ts> <role>, each word shell-quoted when it needs it ('…').
+  const words = out.stdout.trim().split(" ").map((w) =>
+    w.startsWith("'") && w.endsWith("'") ? w.slice(1, -1).replaceAll(`'\\''`, "'") : w
+  );
   return words.slice(2, -2);
 }
 
