@@ -8,14 +8,26 @@
  * The comparison: a with-prod process runs `… with-prod [its flags] [--] cmd args`, so the wrapped
  * command is the tail of its kernel argv. A reported command matches when the peer's argv ends with
  * it, element for element (when with-prod had to cut its header, the elements it kept must sit where
- * the omitted count puts them). This proves consistency, not honesty: a process can exec itself
- * with any argv. What it cannot choose is its pid, uid and executable, which is why they are shown,
- * and why the pairing code (printed by with-prod in the engineer's own terminal) is the real link.
+ * the omitted count puts them). When the listener knows only the command line as one string (`ps
+ * args`, arguments joined by spaces), it matches when that line ends with the reported arguments
+ * joined the same way. This proves consistency, not honesty: a process can exec itself with any
+ * argv. What it cannot choose is its pid, uid and executable, which is why they are shown, and why
+ * the pairing code (printed by with-prod in the engineer's own terminal) is the real link.
  * @module
  */
 import { type CommandDisplay, describeCommand, sanitizeText } from "./command_display.ts";
 import type { AuditEntry } from "./audit.ts";
 import type { PeerIdentity } from "./peer.ts";
+
+/** A peer as a listener may describe it: exact argv, or only the command line as one string. */
+type PeerFacts = PeerIdentity & { commandLine?: string };
+
+/** The peer's argv as far as the listener knows it, and whether it is exact. */
+function kernelArgv(peer: PeerFacts): { argv: string[]; exact: boolean } | undefined {
+  if (peer.argv && peer.argv.length) return { argv: peer.argv, exact: true };
+  if (peer.commandLine) return { argv: peer.commandLine.split(" "), exact: false };
+  return undefined;
+}
 
 /** The outcome of comparing the reported command with the peer's kernel argv. */
 export type CommandCheckStatus = "match" | "mismatch" | "unverified" | "not_reported";
@@ -38,6 +50,8 @@ export interface RequesterView {
   exe?: string;
   /** The peer's kernel argv, redacted and sanitised like a reported command. */
   argv?: CommandDisplay;
+  /** False when the listener reported one command-line string, shown split on spaces. */
+  argvExact?: boolean;
   check: CommandCheck;
 }
 
@@ -48,9 +62,10 @@ const ARGV0_CUT = /chars omitted by the client from argv\[0\]\)$/;
 /** Compares the client-reported argv with the peer's kernel argv (see the module doc). */
 export function checkCommand(
   reported: readonly string[] | undefined,
-  peer: PeerIdentity,
+  peer: PeerFacts,
 ): CommandCheck {
-  if (!peer.verified || !peer.argv) {
+  const known = peer.verified ? kernelArgv(peer) : undefined;
+  if (!known) {
     return {
       status: "unverified",
       detail: "requester unverified: the reported command cannot be checked against the kernel",
@@ -59,7 +74,6 @@ export function checkCommand(
   if (!reported || reported.length === 0) {
     return { status: "not_reported", detail: "no command reported; compare the kernel argv" };
   }
-  const argv = peer.argv;
   let kept: readonly string[] = reported;
   let total = reported.length;
   const omitted = OMITTED.exec(reported[reported.length - 1]);
@@ -73,8 +87,23 @@ export function checkCommand(
       };
     }
   }
-  const start = argv.length - total;
-  const same = start >= 0 && kept.every((arg, i) => argv[start + i] === arg);
+  let same: boolean;
+  if (known.exact) {
+    const argv = known.argv;
+    const start = argv.length - total;
+    same = start >= 0 && kept.every((arg, i) => argv[start + i] === arg);
+  } else {
+    // One string: the reported arguments, joined by spaces, end the line (at a word boundary).
+    if (omitted) {
+      return {
+        status: "unverified",
+        detail: "the client cut its command, and the kernel reported only a joined command line",
+      };
+    }
+    const line = peer.commandLine!;
+    const tail = kept.join(" ");
+    same = line === tail || line.endsWith(` ${tail}`);
+  }
   return same
     ? { status: "match", detail: "the requester's kernel argv ends with the reported command" }
     : {
@@ -85,7 +114,7 @@ export function checkCommand(
 
 /** The peer as surfaces show it, with the verdict of {@link checkCommand}. */
 export function describeRequester(
-  peer: PeerIdentity,
+  peer: PeerFacts,
   reported: readonly string[] | undefined,
 ): RequesterView {
   const check = checkCommand(reported, peer);
@@ -97,13 +126,14 @@ export function describeRequester(
     };
   }
   const inner = peer.nsPid?.at(-1);
+  const known = kernelArgv(peer);
   return {
     verified: true,
     uid: peer.uid,
     pid: peer.pid,
     ...(inner !== undefined && inner !== peer.pid ? { namespacePid: inner } : {}),
     ...(peer.exe !== undefined ? { exe: sanitizeText(peer.exe) } : {}),
-    ...(peer.argv && peer.argv.length ? { argv: describeCommand(peer.argv) } : {}),
+    ...(known ? { argv: describeCommand(known.argv), argvExact: known.exact } : {}),
     check,
   };
 }
@@ -135,7 +165,12 @@ export function requesterLines(view: RequesterView | undefined): string[] {
   }
   const out = [`Requested by: ${requesterSummary(view)}`];
   if (view.argv) {
-    out.push(`Kernel argv of the requester (${view.argv.totalArgs}):`, ...view.argv.lines);
+    out.push(
+      view.argvExact === false
+        ? `Kernel command line of the requester, split on spaces (${view.argv.totalArgs}):`
+        : `Kernel argv of the requester (${view.argv.totalArgs}):`,
+      ...view.argv.lines,
+    );
   } else {
     out.push("Kernel argv of the requester: (unavailable)");
   }
