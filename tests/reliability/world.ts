@@ -1,0 +1,252 @@
+/**
+ * The reliability suite's world: the Google emulator embedded in the test process (so tests can
+ * switch its faults), and the gate and the metadata proxy as REAL processes under their pinned
+ * role permissions. It keeps every line every process printed, across gate restarts, for the
+ * secret scan.
+ * @module
+ */
+import { type Emulator, startEmulator } from "../../src/emulator/mod.ts";
+import {
+  freePort,
+  PROJECT,
+  READY,
+  roleEnv,
+  type RunningProcess,
+  SERVICE_ACCOUNT,
+  startRole,
+} from "../../src/testing/chain.ts";
+import type { Target } from "./raw_exchange.ts";
+import { describeFindings, findHostDetails, findSecrets } from "./secret_scan.ts";
+
+export { PROJECT, SERVICE_ACCOUNT };
+export const TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token";
+
+/** One process's output, labelled. */
+export interface ProcessOutput {
+  name: string;
+  text: string;
+}
+
+/** A running emulator (in-process) → gate (process) → proxy (process) chain. */
+export interface World extends AsyncDisposable {
+  dir: string;
+  emulator: Emulator;
+  adcPath: string;
+  socketPath: string;
+  adminSocketPath: string;
+  auditLogPath: string;
+  proxyPort: number;
+  readonly gate: RunningProcess;
+  proxy: RunningProcess;
+  gateTarget: Target;
+  adminTarget: Target;
+  proxyTarget: Target;
+  /** Starts the gate again on the same sockets (after it was stopped or killed). */
+  restartGate(): Promise<RunningProcess>;
+  /** Rewrites the ADC file with a new mtime, so the gate rebuilds its source client. */
+  touchAdc(): Promise<void>;
+  /** Everything every process of this world printed so far (every gate run included). */
+  outputs(): ProcessOutput[];
+  /** The audit log's text ("" when absent). */
+  auditText(): Promise<string>;
+  /** Remembers a container-facing answer body for the host-detail scan, and its credentials. */
+  noteBody(source: string, text: string): void;
+  /** Secrets the world knows (the engineer's refresh token and client secret, tokens seen). */
+  knownSecrets(): string[];
+  /** Host paths and internal URLs that must never reach the container. */
+  hostOnlyDetails(): string[];
+  /**
+   * The secret scan: no credential in any process output or audit line, no host detail or
+   * credential of another kind in container-facing bodies. Throws with redacted findings.
+   */
+  assertNoLeaks(): Promise<void>;
+}
+
+/** Credentials a container-facing answer may legitimately carry: access and ID tokens. */
+const CREDENTIAL_IN_BODY =
+  /ya29\.[A-Za-z0-9_\-.]+|eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+/g;
+
+/** Starts the world; disposing stops everything and removes its directory. */
+export async function startWorld(): Promise<World> {
+  const dir = await Deno.makeTempDir({ prefix: "authcalator-rel-" });
+  await Deno.chmod(dir, 0o700);
+  const runDir = `${dir}/run`;
+  await Deno.mkdir(runDir, { mode: 0o700 });
+  const socketPath = `${runDir}/gcp-authcalator.sock`;
+  const adminSocketPath = `${runDir}/gcp-authcalator-admin/admin.sock`;
+  const adcPath = `${dir}/adc.json`;
+  const emulator = await startEmulator();
+  await Deno.writeTextFile(adcPath, JSON.stringify(emulator.authorizedUserAdc()), { mode: 0o600 });
+
+  const finished: ProcessOutput[] = [];
+  const seen = new Set<string>();
+  const bodies: { source: string; text: string }[] = [];
+  const running: { name: string; process: RunningProcess }[] = [];
+  let gateRuns = 0;
+  const gateArgs = [
+    "--project-id",
+    PROJECT,
+    "--service-account",
+    SERVICE_ACCOUNT,
+    "--socket-path",
+    socketPath,
+    "--admin-socket-path",
+    adminSocketPath,
+    "--google-api-base",
+    emulator.baseUrl,
+  ];
+  const gateEnv = roleEnv(dir, {
+    GOOGLE_APPLICATION_CREDENTIALS: adcPath,
+    XDG_RUNTIME_DIR: runDir,
+  });
+  const launchGate = async () => {
+    const { proc } = await startRole("gate", gateArgs, { env: gateEnv, ready: READY.gate });
+    running.push({ name: `gate#${++gateRuns}`, process: proc });
+    return proc;
+  };
+  const stopAll = async () => {
+    for (const { name, process } of running.reverse()) {
+      await process.stop("SIGTERM");
+      finished.push({ name, text: process.output() });
+    }
+    running.length = 0;
+    await emulator.stop();
+  };
+
+  try {
+    let gate = await launchGate();
+    const proxyPort = freePort();
+    const proxyArgs = [
+      "--project-id",
+      PROJECT,
+      "--service-account",
+      SERVICE_ACCOUNT,
+      "--socket-path",
+      socketPath,
+      "--port",
+      String(proxyPort),
+    ];
+    const { proc: proxy } = await startRole("metadata-proxy", proxyArgs, {
+      env: roleEnv(dir, { XDG_RUNTIME_DIR: runDir }),
+      ready: READY.proxy,
+    });
+    running.push({ name: "metadata-proxy", process: proxy });
+    const world: World = {
+      dir,
+      emulator,
+      adcPath,
+      socketPath,
+      adminSocketPath,
+      auditLogPath: `${runDir}/audit.log`,
+      proxyPort,
+      get gate() {
+        return gate;
+      },
+      proxy,
+      gateTarget: { transport: "unix", path: socketPath },
+      adminTarget: { transport: "unix", path: adminSocketPath },
+      proxyTarget: { transport: "tcp", port: proxyPort },
+      async restartGate() {
+        gate = await launchGate();
+        return gate;
+      },
+      async touchAdc() {
+        const later = new Date(Date.now() + 1000 * (1 + gateRuns + Math.random()));
+        await Deno.writeTextFile(adcPath, JSON.stringify(emulator.authorizedUserAdc()));
+        await Deno.utime(adcPath, later, later);
+      },
+      outputs() {
+        return [
+          ...finished,
+          ...running.map(({ name, process }) => ({ name, text: process.output() })),
+        ];
+      },
+      async auditText() {
+        return await Deno.readTextFile(`${runDir}/audit.log`).catch(() => "");
+      },
+      noteBody(source, text) {
+        for (const m of text.matchAll(CREDENTIAL_IN_BODY)) seen.add(m[0]);
+        bodies.push({ source, text });
+      },
+      knownSecrets() {
+        return [
+          emulator.options.engineer.refreshToken,
+          emulator.options.engineer.clientSecret,
+          ...seen,
+        ];
+      },
+      hostOnlyDetails() {
+        return [
+          adcPath,
+          adminSocketPath,
+          `${runDir}/audit.log`,
+          emulator.baseUrl,
+          `127.0.0.1:${emulator.port}`,
+          "googleapis.com/token",
+          "oauth2.googleapis.com",
+        ];
+      },
+      async assertNoLeaks() {
+        const known = world.knownSecrets();
+        const engineerSecrets = known.slice(0, 2);
+        const findings = [
+          ...world.outputs().flatMap((o) => findSecrets(o.name, o.text, known)),
+          ...findSecrets("audit.log", await world.auditText(), known),
+          ...bodies.flatMap((b) => findHostDetails(b.source, b.text, world.hostOnlyDetails())),
+          // Access and ID tokens are what token answers are for; host secrets never are.
+          ...bodies.flatMap((b) =>
+            findSecrets(b.source, b.text, engineerSecrets).filter((f) =>
+              !["access token", "jwt", "session id"].includes(f.kind)
+            )
+          ),
+        ];
+        if (findings.length) {
+          throw new Error(
+            `secret scan found ${findings.length} leak(s):\n${describeFindings(findings)}`,
+          );
+        }
+      },
+      async [Symbol.asyncDispose]() {
+        await stopAll();
+        await Deno.remove(dir, { recursive: true });
+      },
+    };
+    return world;
+  } catch (err) {
+    await stopAll();
+    await Deno.remove(dir, { recursive: true });
+    throw err;
+  }
+}
+
+/** GETs `path` from the gate's main socket with fetch; bounded by `timeoutMs`. */
+export async function gateGet(
+  world: World,
+  path: string,
+  timeoutMs = 10_000,
+): Promise<{ status: number; headers: Headers; text: string }> {
+  const client = Deno.createHttpClient({ proxy: { transport: "unix", path: world.socketPath } });
+  try {
+    const res = await fetch(`http://localhost${path}`, {
+      client,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return { status: res.status, headers: res.headers, text: await res.text() };
+  } finally {
+    client.close();
+  }
+}
+
+/** GETs a metadata path from the proxy with the flavor header; bounded by `timeoutMs`. */
+export async function proxyGet(
+  world: World,
+  path: string,
+  timeoutMs = 10_000,
+): Promise<{ status: number; headers: Headers; text: string }> {
+  const res = await fetch(`http://127.0.0.1:${world.proxyPort}${path}`, {
+    headers: { "Metadata-Flavor": "Google" },
+    signal: AbortSignal.timeout(timeoutMs),
+    redirect: "manual",
+  });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
