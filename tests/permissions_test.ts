@@ -82,11 +82,11 @@ Deno.test("gate cannot run anything but the dialogs, nor write outside its direc
   }
 });
 
-Deno.test("kube-token may reach only the metadata host", async () => {
+Deno.test("kube-token may reach only loopback metadata hosts (any port: with-prod's proxy)", async () => {
   const flags = withProbe(
     denoFlags("kube-token", { ...sampleContext(), metadataHost: "127.0.0.1:8173" }),
   );
-  assert.equal(await probe(flags, "net", "127.0.0.1:22"), "NotCapable");
+  assert.equal(await probe(flags, "net", "192.0.2.1:80"), "NotCapable");
   assert.equal(await probe(flags, "read", "/etc/hostname"), "NotCapable");
   assert.equal(await probe(flags, "env", "HOME"), "NotCapable");
 });
