@@ -74,7 +74,7 @@ export async function run(invocation: Invocation): Promise<number> {
     log: (m) => log.error(m),
   });
   const deps: GateDeps = { config, clock, tokens, audit, startedAt: clock.now() };
-  const prodOptions = systemProdOptions(env, (line) => log.info(line));
+  const prodOptions = systemProdOptions(env, linesAt(log, "info"));
   const prod = createProdLayer(deps, prodOptions);
 
   const previousUmask = Deno.umask(0o077);
@@ -93,7 +93,7 @@ export async function run(invocation: Invocation): Promise<number> {
       socket_path: config.socket_path,
       admin_socket_path: config.admin_socket_path,
     });
-    const main = createGateApp(deps, "main", prod.handlers("main"), appLog(log));
+    const main = createGateApp(deps, "main", prod.handlers("main"), linesAt(log, "error"));
     servers.push(await bind(config.socket_path, MAIN_SOCKET_MODE, main.fetch, "socket-path"));
     servers.push(
       await bind(
@@ -160,9 +160,9 @@ export function auditRequiredFrom(invocation: Invocation, config: GateConfig): b
   return config.audit_required ?? true;
 }
 
-/** Adapts the app's `gate: …` lines to the leveled log (the app predates the logger). */
-function appLog(log: Logger): (message: string) => void {
-  return (m) => log.error(m.replace(/^gate: /, ""));
+/** Adapts modules' `gate: …` lines (they predate the logger) to one level of the leveled log. */
+function linesAt(log: Logger, level: "error" | "info"): (message: string) => void {
+  return (m) => log[level](m.replace(/^gate: /, ""));
 }
 
 /** Binds a socket; one in use names itself and says how to pick another. */

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { type Emulator, startEmulator } from "../../src/emulator/mod.ts";
 import { type GatePaths, gatePaths, socketGet, startGate } from "../helpers/gate_process.ts";
+import type { RunningProcess } from "../helpers/cli.ts";
 
 async function withWorld(
   fn: (w: { emulator: Emulator; paths: GatePaths; dir: string }) => Promise<void>,
@@ -139,6 +140,7 @@ Deno.test("a second gate on a live socket refuses; after a crash the stale socke
     const status = await second.exited();
     assert.equal(status.code, 1);
     assert.match(second.output(), /another instance is already running on .*gcp-authcalator\.sock/);
+    assert.match(second.output(), /pick another path with --socket-path <path>/);
     assert.equal(
       (await socketGet(paths.socket, "/health")).status,
       200,
@@ -167,4 +169,246 @@ Deno.test("the gate refuses a loose or symlinked socket directory and leaves not
     assert.equal((await linked.exited()).code, 1);
     assert.match(linked.output(), /gcp-authcalator-admin is a symlink/);
     await assert.rejects(Deno.lstat(paths.socket), Deno.errors.NotFound);
+  }));
+
+/**
+ * Asks for a prod token, approves it from the admin socket and checks that no token leaves the
+ * gate. If the approval itself is refused as unauditable, the request is denied so nothing waits.
+ */
+async function assertProdRefusedUnaudited(gate: RunningProcess, paths: GatePaths) {
+  const before = (gate.output().match(/pending approval/g) ?? []).length;
+  const prod = socketGet(paths.socket, "/token?level=prod");
+  await waitForCount(gate, /pending approval/g, before + 1);
+  const pending = await socketGet(paths.adminSocket, "/pending");
+  const [request] = pending.body.pending as { id: string }[];
+  const approve = await socketGet(paths.adminSocket, `/pending/${request.id}/approve`, {
+    method: "POST",
+  });
+  if (approve.status !== 200) {
+    assert.equal(approve.body.code, "audit_unavailable", JSON.stringify(approve.body));
+    await socketGet(paths.adminSocket, `/pending/${request.id}/deny`, { method: "POST" });
+  }
+  const answer = await prod;
+  assert.notEqual(answer.status, 200, JSON.stringify(answer.body));
+  assert.equal(answer.body.access_token, undefined, "no prod token left the gate");
+  if (approve.status === 200) assert.equal(answer.body.code, "audit_unavailable");
+}
+
+/** Waits (bounded) until `pattern` occurs `count` times in the gate's output. */
+async function waitForCount(gate: RunningProcess, pattern: RegExp, count: number) {
+  const deadline = Date.now() + 15_000;
+  while ((gate.output().match(pattern) ?? []).length < count) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${pattern}:\n${gate.output()}`);
+    await gate.waitFor(pattern, 1_000).catch(() => {});
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+// --- Issue 7 defect 6 (auditing fails open) and issue 8 item 4 (a gate that says what it does) ---
+
+/** Starts a gate expected to refuse to start; returns its output. */
+async function refusedStart(
+  paths: GatePaths,
+  googleBase: string,
+  dir: string,
+  extraArgs: string[] = [],
+): Promise<string> {
+  const gate = await startGate(paths, googleBase, dir, extraArgs);
+  const status = await gate.exited();
+  assert.equal(status.code, 1, gate.output());
+  await assert.rejects(Deno.lstat(paths.socket), Deno.errors.NotFound, "nothing was bound");
+  return gate.output();
+}
+
+Deno.test("defect 6 at start: an audit log that is a directory, a symlink to /dev/full or read-only stops the gate", () =>
+  withWorld(async ({ emulator, paths, dir }) => {
+    const forms: [string, () => Promise<void>, RegExp][] = [
+      ["directory", () => Deno.mkdir(paths.auditLog), /is a directory.*Fix: move it away/],
+      [
+        "symlink to /dev/full",
+        () => Deno.symlink("/dev/full", paths.auditLog),
+        /is a symlink \(to \/dev\/full\).*Fix: remove it/,
+      ],
+      [
+        "read-only file",
+        async () => {
+          await Deno.writeTextFile(paths.auditLog, "");
+          await Deno.chmod(paths.auditLog, 0o400);
+        },
+        /is read-only \(mode 0400\).*Fix: chmod 600/,
+      ],
+    ];
+    for (const [form, make, pattern] of forms) {
+      await make();
+      const output = await refusedStart(paths, emulator.baseUrl, dir);
+      assert.match(output, /gate: cannot start: the audit log /, form);
+      assert.ok(output.includes(paths.auditLog), `${form}: names the path`);
+      assert.match(output, pattern, form);
+      await Deno.remove(paths.auditLog, { recursive: true });
+    }
+  }));
+
+Deno.test("defect 6 at run time: an unwritable audit log refuses dev tokens, id tokens and an approved prod token", () =>
+  withWorld(async ({ emulator, paths, dir }) => {
+    const gate = await startGate(paths, emulator.baseUrl, dir);
+    try {
+      assert.equal((await socketGet(paths.socket, "/token")).status, 200);
+      await Deno.remove(paths.auditLog);
+      await Deno.mkdir(paths.auditLog);
+      for (const path of ["/token", "/token?scopes=x", "/id-token?audience=https://svc"]) {
+        const res = await socketGet(paths.socket, path);
+        assert.equal(res.status, 503, `${path}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.code, "audit_unavailable");
+        assert.equal(res.body.access_token ?? res.body.id_token, undefined);
+        assert.ok(!String(res.body.error).includes(paths.runDir), "no host path in the answer");
+      }
+      const loud = gate.output().match(/audit: cannot write/g) ?? [];
+      assert.equal(loud.length, 1, `loud once per burst:\n${gate.output()}`);
+
+      // A prod token approved from the admin socket is still refused: it cannot be audited.
+      await assertProdRefusedUnaudited(gate, paths);
+
+      // Writable again: grants resume and the recovery is reported.
+      await Deno.remove(paths.auditLog);
+      assert.equal((await socketGet(paths.socket, "/token")).status, 200);
+      assert.match(gate.output(), /audit: writing to .*audit\.log again/);
+    } finally {
+      await gate.stop();
+    }
+  }));
+
+Deno.test("--no-audit-required keeps dev tokens going while the audit log is broken, never prod", () =>
+  withWorld(async ({ emulator, paths, dir }) => {
+    const gate = await startGate(paths, emulator.baseUrl, dir, ["--no-audit-required"]);
+    try {
+      await gate.waitFor(/gate listening on unix:/);
+      assert.match(gate.output(), /dev still granted if it cannot be written/);
+      await Deno.remove(paths.auditLog);
+      await Deno.symlink("/dev/full", paths.auditLog);
+      assert.equal((await socketGet(paths.socket, "/token")).status, 200);
+      assert.match(gate.output(), /prod grants are refused; dev tokens are still granted/);
+      await assertProdRefusedUnaudited(gate, paths);
+    } finally {
+      await gate.stop();
+    }
+  }));
+
+Deno.test("the audit log rotates by size into a bounded number of 0600 files on a real gate", () =>
+  withWorld(async ({ emulator, paths, dir }) => {
+    const gate = await startGate(paths, emulator.baseUrl, dir, [
+      "--audit-max-bytes",
+      "1024",
+      "--audit-max-files",
+      "2",
+    ]);
+    try {
+      for (let i = 0; i < 40; i++) {
+        assert.equal((await socketGet(paths.socket, `/token?scopes=s${i}`)).status, 200);
+      }
+      const files = [paths.auditLog, `${paths.auditLog}.1`, `${paths.auditLog}.2`];
+      await assert.rejects(Deno.lstat(`${paths.auditLog}.3`), Deno.errors.NotFound);
+      for (const file of files) {
+        assert.equal(await modeOf(file), 0o600, file);
+        const text = await Deno.readTextFile(file);
+        assert.ok(text.length <= 1024, `${file}: ${text.length} bytes`);
+        for (const line of text.trimEnd().split("\n")) JSON.parse(line);
+      }
+      const newest = (await Deno.readTextFile(paths.auditLog)).trimEnd().split("\n").at(-1)!;
+      assert.deepEqual(JSON.parse(newest).scopes, ["s39"]);
+    } finally {
+      await gate.stop();
+    }
+  }));
+
+Deno.test("the gate checks ADC at start: missing, malformed or revoked fails fast with the fix", () =>
+  withWorld(async ({ emulator, paths, dir }) => {
+    await Deno.remove(paths.adc);
+    let output = await refusedStart(paths, emulator.baseUrl, dir);
+    assert.match(output, /gate: cannot start: Application Default Credentials/);
+    assert.ok(output.includes(paths.adc), "names the ADC file");
+    assert.match(output, /does not exist/);
+    assert.match(output, /Fix: run `gcloud auth application-default login` on this host/);
+    assert.match(output, /--allow-missing-credentials/);
+
+    await Deno.writeTextFile(paths.adc, '{"type": "authorized_user"}');
+    output = await refusedStart(paths, emulator.baseUrl, dir);
+    assert.match(output, /field "client_id" is missing/);
+
+    await Deno.writeTextFile(paths.adc, JSON.stringify(emulator.authorizedUserAdc()));
+    emulator.faults.revokeRefreshToken();
+    output = await refusedStart(paths, emulator.baseUrl, dir);
+    assert.match(output, /refreshing the authorized_user credential with Google failed/);
+    assert.ok(!/1\/\/|ya29\./.test(output), "no credential in the message");
+  }));
+
+Deno.test("--allow-missing-credentials starts, says loudly what is wrong, and logs each failed mint", () =>
+  withWorld(async ({ emulator, paths, dir }) => {
+    await Deno.remove(paths.adc);
+    const gate = await startGate(paths, emulator.baseUrl, dir, ["--allow-missing-credentials"]);
+    try {
+      await gate.waitFor(/gate listening on unix:/);
+      assert.match(gate.output(), /engineer: +UNKNOWN \(Could not load the default credentials/);
+      assert.match(gate.output(), /gate: warning: STARTED WITHOUT USABLE CREDENTIALS/);
+      const res = await socketGet(paths.socket, "/token");
+      assert.notEqual(res.status, 200);
+      await gate.waitFor(/gate: error: dev token \(scopes .*, main socket\) not granted: \d{3}/);
+    } finally {
+      await gate.stop();
+    }
+  }));
+
+Deno.test("the banner names identity, service account, ADC, sockets, audit log, approvals and Google", () =>
+  withWorld(async ({ emulator, paths, dir }) => {
+    const gate = await startGate(paths, emulator.baseUrl, dir);
+    try {
+      await gate.waitFor(/gate listening on unix:/);
+      const out = gate.output();
+      assert.match(out, /engineer: +engineer@example\.com/);
+      assert.match(out, /dev service account: +dev-runner@demo-project\.iam\.gserviceaccount\.com/);
+      assert.ok(out.includes(`authorized_user credential from ${paths.adc}`), out);
+      assert.ok(out.includes(`socket:`) && out.includes(paths.socket));
+      assert.ok(out.includes(paths.adminSocket));
+      assert.ok(out.includes(`audit log:`) && out.includes(paths.auditLog));
+      // No display and no terminal in the test: only the pending queue is left.
+      assert.match(out, /approvals: +pending queue \(authcalator pending \/ approve \/ deny\)/);
+      assert.ok(out.includes(`Google APIs:`) && out.includes(emulator.baseUrl));
+      assert.ok(!/ya29\.|1\/\//.test(out));
+    } finally {
+      await gate.stop();
+    }
+  }));
+
+Deno.test("--log-format json makes every daemon line one JSON object; --log-level error hides warnings", () =>
+  withWorld(async ({ emulator, paths, dir }) => {
+    await Deno.remove(paths.adc);
+    const gate = await startGate(paths, emulator.baseUrl, dir, [
+      "--allow-missing-credentials",
+      "--log-format",
+      "json",
+    ]);
+    try {
+      await gate.waitFor(/gate listening on unix:/);
+      await socketGet(paths.socket, "/token");
+      await gate.waitFor(/not granted/);
+    } finally {
+      await gate.stop();
+    }
+    const lines = gate.output().trim().split("\n");
+    const parsed = lines.map((l) => JSON.parse(l));
+    assert.ok(parsed.every((p) => p.component === "gate" && typeof p.msg === "string"));
+    assert.ok(parsed.some((p) => p.level === "warn" && /WITHOUT USABLE CREDENTIALS/.test(p.msg)));
+    assert.ok(parsed.some((p) => p.level === "error" && /not granted/.test(p.msg)));
+    assert.ok(parsed.some((p) => p.engineer && p.audit_log && p.approvals), "the banner too");
+
+    const quiet = await startGate(paths, emulator.baseUrl, dir, [
+      "--allow-missing-credentials",
+      "--log-level",
+      "error",
+    ]);
+    try {
+      await quiet.waitFor(/gate listening on unix:/);
+      assert.ok(!quiet.output().includes("warning:"), quiet.output());
+    } finally {
+      await quiet.stop();
+    }
   }));
