@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { loadConfig } from "../../src/cli/config.ts";
 import { createGateApp } from "../../src/gate/app.ts";
 import { MemoryAuditLog } from "../../src/gate/audit.ts";
+import type { PeerEnv } from "../../src/gate/peer.ts";
 import { createProdLayer, dialogEnv } from "../../src/gate/prod.ts";
 import { pairingCode } from "../../src/gate_api/pairing_code.ts";
 import { FakeTokens } from "./fake_tokens.ts";
@@ -471,4 +472,154 @@ Deno.test("the dialog environment is an allow-list without credentials", () => {
     LC_ALL: "C",
   });
   assert.deepEqual(env, { PATH: "/bin", DISPLAY: ":0", XAUTHORITY: "/x", LC_ALL: "C" });
+});
+
+/** A gate with a terminal that never answers (the prompt's budget decides). */
+function setupWithTerminal() {
+  const timers = new FakeTimers();
+  const clock = timers.clock;
+  const tokens = new CountingTokens(clock);
+  const audit = new MemoryAuditLog();
+  const config = loadConfig({
+    flags: { project_id: "p", service_account: "sa@p.iam.gserviceaccount.com" },
+    env: { HOME: "/h" },
+  });
+  const written: string[] = [];
+  const deps = { config, clock, tokens, audit, startedAt: clock.now() };
+  const layer = createProdLayer(deps, {
+    platform: "linux",
+    env: {},
+    runDialog: () => Promise.reject(new Error("no dialog expected")),
+    terminal: {
+      write: (text) => written.push(text),
+      readLine: (signal) =>
+        new Promise((resolve) => {
+          if (signal.aborted) return resolve(null);
+          signal.addEventListener("abort", () => resolve(null), { once: true });
+        }),
+      discardTypeAhead: () => {},
+    },
+    timers,
+    log: () => {},
+  });
+  const app = createGateApp(deps, "main", layer.handlers("main"), () => {});
+  return { timers, audit, written, layer, app, tokens };
+}
+
+Deno.test("an unanswered terminal prompt is 408 prod_prompt_timed_out, audited timed_out (8.5)", async () => {
+  const t = setupWithTerminal();
+  const pid = "00112233445566778899aabbccddeeff";
+  const res = t.app.request("http://gate/token?level=prod", {
+    headers: { ...wrapped, "X-Pending-Id": pid },
+  });
+  for (let i = 0; i < 200 && t.timers.armed === 0; i++) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  const prompt = t.written.join("");
+  assert.match(
+    prompt,
+    new RegExp(`Pairing code: ${await pairingCode(pid)} \\(with-prod prints it`),
+  );
+  assert.match(prompt, /Requested by: UNVERIFIED — this listener does not report its peers/);
+  await t.timers.advance(60_000);
+  const r = await res;
+  assert.equal(r.status, 408);
+  assert.deepEqual(await r.json(), {
+    error: "Prod request timed out: the approval dialog or terminal prompt got no answer",
+    code: "prod_prompt_timed_out",
+  });
+  assert.equal(t.audit.entries.at(-1)!.result, "timed_out");
+  assert.equal(t.tokens.prodCalls.length, 0);
+});
+
+Deno.test("while the terminal asks, a second requester is queued for approve instead", async () => {
+  const t = setupWithTerminal();
+  const first = t.app.request("http://gate/token?level=prod");
+  for (let i = 0; i < 200 && t.timers.armed === 0; i++) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  // The unverified slot is taken by the first; a verified second requester needs its own listener.
+  const { Hono } = await import("hono");
+  const h = t.layer.handlers("main");
+  const peered = new Hono<{ Bindings: PeerEnv }>();
+  peered.get("/token", (c) => h.prodToken(c));
+  const env: PeerEnv = {
+    peer: () => Promise.resolve({ verified: true, uid: 1, pid: 77, argv: ["x"] }),
+  };
+  const second = peered.request("http://gate/token?level=prod", {}, env);
+  let queued: { id: string }[] = [];
+  for (let i = 0; i < 200 && queued.length === 0; i++) {
+    queued = (await (await t.layer.adminApp.request("http://admin/pending")).json()).pending;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  assert.equal(queued.length, 1, "the second request waits in the queue, not on stdin");
+  await t.layer.adminApp.request(`http://admin/pending/${queued[0].id}/approve`, {
+    method: "POST",
+  });
+  assert.equal((await second).status, 200);
+  await t.timers.advance(60_000);
+  assert.equal((await first).status, 408);
+});
+
+Deno.test("held session: NDJSON first line, revoked when the reader cancels; plain JSON without", async () => {
+  const t = setup();
+  const res = t.call("/session", { method: "POST", headers: { "x-session-hold": "1" } });
+  await t.admin(`/pending/${await t.queued()}/approve`, "POST");
+  const r = await res;
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get("content-type"), "application/x-ndjson");
+  assert.equal(r.headers.get("cache-control"), "no-store, no-transform");
+  const reader = r.body!.getReader();
+  const first = JSON.parse(new TextDecoder().decode((await reader.read()).value));
+  assert.deepEqual(Object.keys(first), [
+    "session_id",
+    "access_token",
+    "expires_in",
+    "token_type",
+    "email",
+  ]);
+  assert.equal(t.audit.entries.at(-1)!.held, true);
+  await t.timers.advance(15_000);
+  assert.equal(new TextDecoder().decode((await reader.read()).value), '{"status":"active"}\n');
+  await reader.cancel();
+  await flush();
+  for (let i = 0; i < 100 && t.audit.entries.at(-1)!.result !== "revoked"; i++) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  assert.equal(t.audit.entries.at(-1)!.result, "revoked");
+  assert.equal((await t.call(`/token?session=${first.session_id}`)).status, 401);
+  // Without the header: the same plain JSON as before, no hold.
+  t.clock.advance(1000);
+  const plain = t.call("/session", { method: "POST" });
+  await t.admin(`/pending/${await t.queued()}/approve`, "POST");
+  const p = await plain;
+  assert.equal(p.headers.get("content-type"), "application/json");
+  assert.equal(t.audit.entries.at(-1)!.held, undefined);
+  assert.equal(t.timers.armed, 0);
+});
+
+Deno.test("held session: DELETE ends the stream with a last line; shutdown revokes it", async () => {
+  const t = setup();
+  const res = t.call("/session", { method: "POST", headers: { "x-session-hold": "1" } });
+  await t.admin(`/pending/${await t.queued()}/approve`, "POST");
+  const reader = (await res).body!.getReader();
+  const sid = JSON.parse(new TextDecoder().decode((await reader.read()).value)).session_id;
+  assert.equal((await t.call(`/session?id=${sid}`, { method: "DELETE" })).status, 200);
+  await t.timers.advance(15_000);
+  assert.equal(new TextDecoder().decode((await reader.read()).value), '{"status":"ended"}\n');
+  assert.equal((await reader.read()).done, true);
+  assert.equal(t.audit.entries.filter((e) => e.result === "revoked").length, 1, "revoked once");
+
+  t.clock.advance(1000);
+  const again = t.call("/session", { method: "POST", headers: { "x-session-hold": "1" } });
+  await t.admin(`/pending/${await t.queued()}/approve`, "POST");
+  const r2 = (await again).body!.getReader();
+  const sid2 = JSON.parse(new TextDecoder().decode((await r2.read()).value)).session_id;
+  await t.layer.shutdown();
+  assert.equal(
+    new TextDecoder().decode((await r2.read()).value),
+    '{"status":"revoked","reason":"gate stopping"}\n',
+  );
+  assert.equal((await r2.read()).done, true);
+  assert.equal((await t.call(`/token?session=${sid2}`)).status, 401);
 });
