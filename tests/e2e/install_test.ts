@@ -1,0 +1,119 @@
+/**
+ * `deno task install` from a clean HOME (issue 8, item 1): it installs ONE `authcalator` command
+ * that works where `deno` is not on PATH (deno came from npx), applies the checkout's import map
+ * from any directory (a stray deno.json there does not apply), and runs each subcommand as its
+ * role. Reproduces `deno install -g … src/main.ts`'s "Import "hono/body-limit" not a dependency"
+ * and "exec deno: not found".
+ */
+import assert from "node:assert/strict";
+import { ROOT } from "../helpers/cli.ts";
+import { installAuthcalator, stableTempDir } from "../helpers/install.ts";
+import { denoDir, runExact } from "../kube/pinned.ts";
+
+/** A clean environment without deno on PATH. */
+function cleanEnv(home: string, dd: string): Record<string, string> {
+  return { PATH: "/usr/bin:/bin", HOME: home, DENO_DIR: dd, NO_COLOR: "1" };
+}
+
+Deno.test("deno task install: one authcalator command that works without deno on PATH", async () => {
+  const home = await stableTempDir("install-home-");
+  try {
+    const dd = await denoDir();
+    const authcalator = await installAuthcalator(`${home}/.deno`, dd);
+    assert.equal(authcalator, `${home}/.deno/bin/authcalator`);
+    assert.equal((await Deno.stat(authcalator)).mode! & 0o777, 0o755);
+    const shim = await Deno.readTextFile(authcalator);
+    assert.match(shim, new RegExp(`^DENO=${await Deno.realPath(Deno.execPath())}$`, "m"));
+    assert.match(shim, /--config "\$CHECKOUT\/deno\.json"/);
+
+    // From an unrelated directory holding a deno.json that would break the import map.
+    const elsewhere = `${home}/elsewhere`;
+    await Deno.mkdir(elsewhere);
+    await Deno.writeTextFile(`${elsewhere}/deno.json`, '{"imports":{"hono":"./nope.ts"}}');
+    const env = cleanEnv(home, dd);
+    const run = (args: string[]) =>
+      new Deno.Command(authcalator, {
+        args,
+        cwd: elsewhere,
+        env,
+        clearEnv: true,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output().then((o) => ({
+        code: o.code,
+        stdout: new TextDecoder().decode(o.stdout),
+        stderr: new TextDecoder().decode(o.stderr),
+      }));
+    const version = await run(["version"]);
+    assert.equal(version.code, 0, version.stderr);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+/);
+    const help = await run(["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /usage: authcalator <command> \[flags\]/);
+    // The emulator loads hono through the import map: it must start from this directory.
+    const perms = await run(["permissions", "metadata-proxy"]);
+    assert.equal(perms.code, 0, perms.stderr);
+    assert.match(perms.stdout, new RegExp(`${ROOT}src/main\\.ts metadata-proxy$`, "m"));
+    const emulator = new Deno.Command(authcalator, {
+      args: ["emulator", "--port", "0"],
+      cwd: elsewhere,
+      env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = emulator.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    const deadline = setTimeout(() => emulator.kill("SIGKILL"), 30_000);
+    while (!/emulator listening on http:\/\/127\.0\.0\.1:\d+/.test(seen)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    clearTimeout(deadline);
+    emulator.kill("SIGTERM");
+    await reader.cancel();
+    await emulator.stderr.cancel();
+    await emulator.status;
+    assert.match(seen, /emulator listening on/);
+
+    // kube-token goes straight to its own entry point: fast, and no CLI parsing.
+    const kube = await run(["kube-token"]);
+    assert.equal(kube.code, 1);
+    assert.equal(kube.stdout, "");
+    assert.match(kube.stderr, /^kube-token: cannot reach the metadata server at 127\.0\.0\.1:8173/);
+    const usage = await run(["no-such-command"]);
+    assert.equal(usage.code, 2);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("deno task install refuses unknown arguments with exit 2 and prints the shim on --dry-run", async () => {
+  const bad = await runExact(Deno.execPath(), [
+    "run",
+    "-A",
+    `${ROOT}scripts/install.ts`,
+    "--rot",
+    "x",
+  ], {
+    HOME: "/nonexistent",
+    DENO_DIR: await denoDir(),
+  });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /install: unknown argument "--rot"\nusage: deno task install/);
+  const dry = await runExact(Deno.execPath(), [
+    "run",
+    "-A",
+    `${ROOT}scripts/install.ts`,
+    "--dry-run",
+  ], {
+    HOME: "/nonexistent",
+    DENO_DIR: await denoDir(),
+  });
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /^#!\/bin\/sh\n/);
+  assert.match(dry.stdout, /'--allow-net=127\.0\.0\.1,localhost,\[::1\]'/);
+});
