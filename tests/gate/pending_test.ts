@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { HttpError } from "../../src/errors.ts";
 import { describeCommand } from "../../src/gate/command_display.ts";
-import { newPendingId, PENDING_ID, PendingQueue } from "../../src/gate/pending.ts";
+import {
+  newPendingId,
+  PENDING_ID,
+  PendingQueue,
+  REMEMBERED_OUTCOMES,
+} from "../../src/gate/pending.ts";
+import { describeRequester } from "../../src/gate/requester.ts";
 import { FakeTimers, flush } from "./confirm/fake_timers.ts";
 
 function setup() {
@@ -106,4 +112,41 @@ Deno.test("email and PAM policy are sanitised before display", async () => {
   assert.ok(!lines[0].includes("\u001b"));
   queue.denyAll();
   await flush();
+});
+
+Deno.test("the queue remembers how recent requests ended, boundedly", async () => {
+  const { queue, timers } = setup();
+  const controller = new AbortController();
+  const gone = queue.enqueue({ email: "e@x.com", signal: controller.signal });
+  controller.abort();
+  assert.equal(await gone.outcome, "cancelled");
+  assert.equal(queue.get(gone.id), undefined, "removed at once");
+  assert.equal(queue.approve(gone.id), false, "never approvable");
+  assert.equal(queue.outcomeOf(gone.id), "cancelled");
+  const late = queue.enqueue({ email: "e@x.com" });
+  await timers.advance(120_000);
+  assert.equal(queue.outcomeOf(late.id), "expired");
+  const ok = queue.enqueue({ email: "e@x.com" });
+  queue.approve(ok.id);
+  assert.equal(queue.outcomeOf(ok.id), "approved");
+  assert.equal(queue.outcomeOf(newPendingId()), undefined);
+  for (let i = 0; i < REMEMBERED_OUTCOMES; i++) queue.deny(queue.enqueue({ email: "e" }).id);
+  assert.equal(queue.outcomeOf(gone.id), undefined, "the oldest are forgotten");
+  assert.equal(queue.outcomeOf(ok.id), undefined);
+});
+
+Deno.test("the pairing code and the requester are shown and logged", () => {
+  const { queue, lines } = setup();
+  const requester = describeRequester(
+    { verified: true, uid: 1000, pid: 9, exe: "/usr/bin/python3", argv: ["python3", "x.py"] },
+    ["gcloud", "info"],
+  );
+  const { id } = queue.enqueue({ email: "e@x.com", pairingCode: "K7Q-2MX", requester });
+  assert.equal(queue.get(id)!.pairingCode, "K7Q-2MX");
+  assert.equal(queue.get(id)!.requester!.pid, 9);
+  assert.equal(
+    lines[0],
+    `gate: pending approval ${id} [code K7Q-2MX] — e@x.com — from uid 1000, pid 9, ` +
+      "/usr/bin/python3 — COMMAND MISMATCH — expires in 120s",
+  );
 });
