@@ -339,6 +339,12 @@ Deno.test("the gate checks ADC at start: missing, malformed or revoked fails fas
     output = await refusedStart(paths, emulator.baseUrl, dir);
     assert.match(output, /refreshing the authorized_user credential with Google failed/);
     assert.ok(!/1\/\/|ya29\./.test(output), "no credential in the message");
+
+    // A connection reset on the token endpoint at start fails fast too, never a hang.
+    emulator.faults.clear();
+    emulator.faults.resetNext("token", 5);
+    output = await refusedStart(paths, emulator.baseUrl, dir);
+    assert.match(output, /refreshing the authorized_user credential with Google failed/);
   }));
 
 Deno.test("--allow-missing-credentials starts, says loudly what is wrong, and logs each failed mint", () =>
