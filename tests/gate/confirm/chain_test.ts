@@ -9,6 +9,7 @@ import { commandDialogRunner } from "../../../src/gate/confirm/dialog_runner.ts"
 import type { TerminalIO } from "../../../src/gate/confirm/terminal.ts";
 import type { ConfirmRequest } from "../../../src/gate/confirm/text.ts";
 import { PendingQueue } from "../../../src/gate/pending.ts";
+import { describeRequester } from "../../../src/gate/requester.ts";
 import { FakeTimers, flush } from "./fake_timers.ts";
 
 interface Fake {
@@ -392,4 +393,33 @@ Deno.test("a dialog that is unavailable falls through to the terminal before the
     outcome: "approved",
     why: "approved on the terminal",
   });
+});
+
+Deno.test("the dialog shows the pairing code, the kernel's requester and a MISMATCH (7.2)", async () => {
+  await using t = await setup({ fakes: [{ name: "zenity", code: 1 }] });
+  const requester = describeRequester(
+    {
+      verified: true,
+      uid: 1000,
+      pid: 666,
+      nsPid: [666, 31],
+      exe: "/usr/bin/python3",
+      argv: ["python3", "steal.py"],
+    },
+    SECRET_CMD,
+  );
+  await confirmProdAccess(request({ pairingCode: "K7Q-2MX", requester }), t.deps);
+  const stdin = (await t.stdin("zenity"))!;
+  assert.match(
+    stdin,
+    new RegExp(
+      "^Grant prod-level GCP access to eng@example\\.com\\?\\n\\n" +
+        "Pairing code: K7Q-2MX \\(with-prod prints it in the terminal that asked\\)\\n" +
+        "Requested by: uid 1000, pid 666 \\(pid 31 in its namespace\\), /usr/bin/python3\\n" +
+        "Kernel argv of the requester \\(2\\):\\n {2}1 {2}python3\\n {2}2 {2}steal\\.py\\n" +
+        "!!! MISMATCH: the requester's kernel argv does not end with the reported command\\n\\n" +
+        "Full command as reported by the client \\(6 arguments\\):\\n",
+    ),
+  );
+  assert.ok(!(await t.args("zenity"))!.join(" ").includes("python3"), "argv holds constants only");
 });
