@@ -303,3 +303,23 @@ Deno.test("MemoryAuditLog.broken behaves like an unwritable log (for other modul
   audit.write(DEV_GRANT);
   assert.equal(audit.entries.length, 0);
 });
+
+Deno.test("rotation that cannot happen keeps every line in the current file and says so once", () =>
+  withDir((dir) => {
+    const path = `${dir}/audit.log`;
+    Deno.mkdirSync(`${path}.1`);
+    Deno.writeTextFileSync(`${path}.1/keep`, "");
+    const logs: string[] = [];
+    const audit = new FileAuditLog({
+      path,
+      clock: new ManualClock(),
+      maxBytes: 1024,
+      maxFiles: 1,
+      log: (m) => logs.push(m),
+    });
+    for (let i = 0; i < 30; i++) audit.write({ ...DEV_GRANT, token_ttl_seconds: i });
+    const lines = Deno.readTextFileSync(path).trimEnd().split("\n");
+    assert.equal(lines.length, 30, "no line lost");
+    assert.equal(logs.length, 1, logs.join("\n"));
+    assert.match(logs[0], /cannot rotate .*appending to the current file/);
+  }));
