@@ -54,7 +54,7 @@ Deno.test("banner facts name the engineer, ADC, SA, sockets, audit policy, appro
   assert.equal(facts.approvals, "this terminal, then pending queue");
   assert.equal(facts["Google APIs"], "Google");
   const text = renderBanner(Object.entries(facts));
-  assert.match(text, /^authcalator .* gate\n  engineer: +me@example\.com\n/);
+  assert.match(text, /^authcalator .* gate\n {2}engineer: +me@example\.com\n/);
 });
 
 Deno.test("banner with unusable credentials says so in the engineer line", () => {
