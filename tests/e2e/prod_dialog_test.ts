@@ -32,15 +32,20 @@ for (const [code, approved] of [[0, true], [1, false]] as const) {
       const wp = s.withProd(["bash", "-c", `touch ${marker}`, "--api-key=s3cr3t"]);
       const status = await wp.child.status;
       await wp.stop();
-      assert.equal(status.code, approved ? 0 : 1, wp.output());
+      // A human's no is with-prod's exit 80 (src/with_prod/outcome.ts), not a generic failure.
+      assert.equal(status.code, approved ? 0 : 80, wp.output());
       assert.equal(await exists(marker), approved);
       const args = (await waitForFile(`${dir}/zenity.args`)).trim().split("\n");
       assert.equal(args[0], "--text-info");
       assert.ok(!args.join("\n").includes("touch"), "no command text in the dialog's argv");
       const stdin = await waitForFile(`${dir}/zenity.stdin`);
+      const pairing = /\nPairing code: ([0-9A-Z]{3}-[0-9A-Z]{3}) \(with-prod prints it/.exec(stdin)
+        ?.[1];
+      assert.ok(pairing, stdin);
+      assert.ok(wp.output().includes(`pairing code ${pairing}`), "with-prod printed the same code");
       assert.match(
         stdin,
-        /^Grant prod-level GCP access to engineer@example\.com\?\n\nFull command \(4 arguments\):\n/,
+        /^Grant prod-level GCP access to engineer@example\.com\?\n\nPairing code: .*\nRequested by: [^\n]+\n[\s\S]*\nFull command as reported by the client \(4 arguments\):\n/,
       );
       assert.match(stdin, /\n {2}3 {2}touch .*\/ran\n {2}4 {2}--api-key=\*\*\*\n$/);
       assert.ok(!stdin.includes("s3cr3t"));
