@@ -1,5 +1,6 @@
 import { type Context, Hono } from "hono";
 import { HttpError } from "../errors.ts";
+import { AUDIT_UNAVAILABLE } from "./audit.ts";
 import { cleanMessage, scrubSecrets } from "../secrets.ts";
 import { secondsUntil } from "../token_cache.ts";
 import type { GateDeps, ListenerName } from "./types.ts";
@@ -147,10 +148,11 @@ function auditError(err: unknown): string {
 
 /**
  * Logs a failed mint on the gate's stderr with its reason (HttpErrors; anything else is logged by
- * errorResponse). Messages are already scrubbed; the logger scrubs again.
+ * errorResponse; an unauditable grant by the audit writer). Messages are already scrubbed; the logger scrubs again.
  */
 function failedMint(log: (message: string) => void, what: string, err: unknown): void {
-  if (!(err instanceof HttpError)) return;
+  // An unwritable audit log is reported by the audit writer, once per burst, not per request.
+  if (!(err instanceof HttpError) || err.code === AUDIT_UNAVAILABLE) return;
   const code = err.code ? ` [${err.code}]` : "";
   log(`gate: ${what} not granted: ${err.status}${code} ${cleanMessage(scrubSecrets(err.message))}`);
 }
