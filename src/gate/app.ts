@@ -148,7 +148,8 @@ function auditError(err: unknown): string {
 
 /**
  * Logs a failed mint on the gate's stderr with its reason (HttpErrors; anything else is logged by
- * errorResponse; an unauditable grant by the audit writer). Messages are already scrubbed; the logger scrubs again.
+ * errorResponse; an unauditable grant by the audit writer). Messages are already scrubbed; the
+ * logger scrubs again.
  */
 function failedMint(log: (message: string) => void, what: string, err: unknown): void {
   // An unwritable audit log is reported by the audit writer, once per burst, not per request.
