@@ -10,6 +10,13 @@ import type { ExpiringToken } from "../token_cache.ts";
 import type { Clock } from "../clock.ts";
 import type { Timers } from "../gate/confirm/timers.ts";
 import { HELD_SESSION_CONTENT_TYPE, SESSION_HOLD_HEADER } from "../gate_api/session_hold.ts";
+import {
+  HEALTH_PATH,
+  PROD_SESSION_HEADERS,
+  PROD_SESSION_QUERY,
+  SESSION_PATH,
+  TOKEN_PATH,
+} from "../gate_api/prod_session.ts";
 import { encodeWrappedCommand } from "./command_header.ts";
 import { HoldProtocolError, holdSession, type SessionHold } from "./held_session.ts";
 
@@ -50,26 +57,32 @@ export class GateUnreachable extends Error {
   }
 }
 
-/** The path and query of `POST /session` for `req`. */
+/** The path and query of `POST /session` for `req` (scopes comma-joined, each encoded). */
 export function sessionPath(req: SessionRequest): string {
+  const Q = PROD_SESSION_QUERY;
   const q = new URLSearchParams();
-  const query = [`scopes=${req.scopes.map(encodeURIComponent).join(",")}`];
-  if (req.pamPolicy) q.set("pam_policy", req.pamPolicy);
-  if (req.tokenTtlSeconds !== undefined) q.set("token_ttl_seconds", String(req.tokenTtlSeconds));
+  const query = [`${Q.scopes}=${req.scopes.map(encodeURIComponent).join(",")}`];
+  if (req.pamPolicy) q.set(Q.pamPolicy, req.pamPolicy);
+  if (req.tokenTtlSeconds !== undefined) q.set(Q.tokenTtlSeconds, String(req.tokenTtlSeconds));
   if (req.sessionTtlSeconds !== undefined) {
-    q.set("session_ttl_seconds", String(req.sessionTtlSeconds));
+    q.set(Q.sessionTtlSeconds, String(req.sessionTtlSeconds));
   }
   if (q.size) query.push(q.toString());
-  return `/session?${query.join("&")}`;
+  return `${SESSION_PATH}?${query.join("&")}`;
 }
 
 /** The request headers of `POST /session` for `req`. */
 export function sessionHeaders(req: SessionRequest): Record<string, string> {
   return {
-    "X-Wrapped-Command": encodeWrappedCommand(req.argv),
-    "X-Pending-Id": req.pendingId,
-    "X-Target-Project": req.targetProject,
+    [PROD_SESSION_HEADERS.wrappedCommand]: encodeWrappedCommand(req.argv),
+    [PROD_SESSION_HEADERS.pendingId]: req.pendingId,
+    [PROD_SESSION_HEADERS.targetProject]: req.targetProject,
   };
+}
+
+/** `?<name>=<id>` with the id encoded. */
+function idQuery(name: string, id: string): string {
+  return `?${name}=${encodeURIComponent(id)}`;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -165,7 +178,7 @@ export class GateSessionClient {
 
   /** `GET /health` within 3 s: any complete HTTP answer passes, only a transport failure fails. */
   async preflight(signal?: AbortSignal): Promise<void> {
-    await this.#send("GET", "/health", GATE_DEADLINES.preflight, "checking that the gate is up", {
+    await this.#send("GET", HEALTH_PATH, GATE_DEADLINES.preflight, "checking that the gate is up", {
       signal,
     });
   }
@@ -273,10 +286,10 @@ export class GateSessionClient {
     const fetchedAt = this.#clock.now();
     const res = await this.#send(
       "GET",
-      `/token?session=${encodeURIComponent(sessionId)}`,
+      `${TOKEN_PATH}${idQuery(PROD_SESSION_QUERY.session, sessionId)}`,
       GATE_DEADLINES.refresh,
       what,
-      { headers: { "X-Target-Project": targetProject } },
+      { headers: { [PROD_SESSION_HEADERS.targetProject]: targetProject } },
     );
     if (res.status === 401) {
       throw new HttpError(
@@ -293,7 +306,7 @@ export class GateSessionClient {
     const what = "checking the prod session";
     const res = await this.#send(
       "GET",
-      `/session?id=${encodeURIComponent(sessionId)}`,
+      `${SESSION_PATH}${idQuery(PROD_SESSION_QUERY.id, sessionId)}`,
       GATE_DEADLINES.health,
       what,
     );
@@ -305,7 +318,7 @@ export class GateSessionClient {
     try {
       const res = await this.#send(
         "DELETE",
-        `/session?id=${encodeURIComponent(sessionId)}`,
+        `${SESSION_PATH}${idQuery(PROD_SESSION_QUERY.id, sessionId)}`,
         GATE_DEADLINES.revoke,
         "revoking the prod session",
       );
