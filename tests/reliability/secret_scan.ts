@@ -28,6 +28,13 @@ const SHAPES: [string, RegExp][] = [
   ["session id", /(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])/g],
 ];
 
+/** `text` with every secret-shaped span replaced by `[kind]`: safe for a failure message. */
+export function redactSecrets(text: string): string {
+  let out = text;
+  for (const [kind, re] of SHAPES) out = out.replace(re, `[${kind}]`);
+  return out;
+}
+
 function redact(line: string, known: readonly string[]): string {
   let out = line;
   for (const secret of known) if (secret) out = out.split(secret).join("[known secret]");
