@@ -10,7 +10,10 @@ import type { Context } from "hono";
 export interface PeerIdentity {
   /** True only when uid and pid came from the kernel for this very connection. */
   verified: boolean;
-  /** Why the peer could not be verified (set when `verified` is false). */
+  /**
+   * Why the peer could not be verified (always set when `verified` is false), or, when it is
+   * verified, why `exe` and `argv` are missing.
+   */
   reason?: string;
   /** The caller's uid, as seen from the gate's user namespace. */
   uid?: number;

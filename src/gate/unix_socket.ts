@@ -1,5 +1,12 @@
-/** Unix socket hardening: private directories, safe stale-socket recovery, owned binding. */
+/**
+ * The gate's Unix sockets: private directories, safe stale-socket recovery, owned binding, and a
+ * server that knows who connected (kernel peer identity, see src/gate/peer_kernel.ts).
+ * @module
+ */
 import { basename, dirname } from "node:path";
+import { type ConnServerLimits, serveConnections } from "../http/conn_server.ts";
+import type { PeerEnv } from "./peer.ts";
+import { KernelPeers } from "./peer_kernel.ts";
 
 /** Raised when the filesystem is not in a state the gate will trust; the message says why. */
 export class UnsafePathError extends Error {
@@ -82,35 +89,60 @@ export async function assertDistinctSockets(paths: Record<string, string>): Prom
   }
 }
 
+/** What serves a Unix socket: a Hono app's `fetch` fits; `env.peer()` names the caller. */
+export type UnixHandler = (request: Request, env: PeerEnv) => Response | Promise<Response>;
+
 /** A server bound to a Unix socket by {@link serveUnix}. */
 export interface UnixServer {
   path: string;
-  server: Deno.HttpServer<Deno.UnixAddr>;
-  /** Stops accepting and waits up to `graceMs` for in-flight requests. */
+  /** Open connections. */
+  readonly connections: number;
+  /** Stops accepting and waits up to `graceMs` for in-flight requests, then drops them. */
   close(graceMs?: number): Promise<void>;
 }
 
+/** Options of {@link serveUnix}. */
+export interface ServeUnixOptions {
+  limits?: Partial<ConnServerLimits>;
+  /** Peer identification seam for tests (null: none). */
+  peers?: KernelPeers;
+  onError?: (what: string, err: unknown) => void;
+}
+
 /**
- * Binds `handler` on `path` with `mode`. The caller holds a tight umask, so the socket never
- * exists with looser permissions, even for the instant before the chmod.
+ * Binds `handler` on `path` with `mode` and serves HTTP/1.1 with our own accept loop, so each
+ * request's `env.peer()` names the process that connected (src/gate/peer_kernel.ts). The caller
+ * holds a tight umask, so the socket never exists with looser permissions, even for the instant
+ * before the chmod.
+ *
+ * `handler` may still be typed as a `Deno.ServeHandler` by callers not yet moved to
+ * {@link UnixHandler}; it receives the {@link PeerEnv} as its second argument either way.
  */
 export async function serveUnix(
   path: string,
   mode: number,
-  handler: Deno.ServeHandler<Deno.UnixAddr>,
+  handler: UnixHandler | Deno.ServeHandler<Deno.UnixAddr>,
+  options: ServeUnixOptions = {},
 ): Promise<UnixServer> {
   await removeStaleSocket(path);
-  const server = Deno.serve({ path, transport: "unix", onListen: () => {} }, handler);
-  await Deno.chmod(path, mode);
+  const listener = Deno.listen({ path, transport: "unix" });
+  try {
+    await Deno.chmod(path, mode);
+  } catch (err) {
+    listener.close();
+    throw err;
+  }
+  const peers = options.peers ?? new KernelPeers(path);
+  const server = serveConnections<PeerEnv>(listener, handler as UnixHandler, {
+    accepted: (conn) => peers.accepted(conn),
+    limits: options.limits,
+    onError: options.onError,
+  });
   return {
     path,
-    server,
-    async close(graceMs = 250) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const grace = new Promise((r) => (timer = setTimeout(r, graceMs)));
-      // In-flight requests get the grace period; the process exits after that regardless.
-      await Promise.race([server.shutdown(), grace]);
-      clearTimeout(timer);
+    get connections() {
+      return server.connections;
     },
+    close: (graceMs = 250) => server.close(graceMs),
   };
 }

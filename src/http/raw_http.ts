@@ -4,6 +4,7 @@
  * socket and an `Atomics.waitAsync` deadline cost neither. The metadata host is plain HTTP.
  * @module
  */
+import { decodeChunked, Http1SyntaxError, indexOfHeadEnd } from "./http1.ts";
 
 /** A response read in full. */
 export interface HttpAnswer {
@@ -127,7 +128,7 @@ async function readResponse(conn: Deno.Conn): Promise<HttpAnswer> {
  * `ended` says the peer closed, which completes a body that has neither length nor chunking.
  */
 export function parseResponse(bytes: Uint8Array, ended: boolean): HttpAnswer | undefined {
-  const headEnd = indexOfCrlfCrlf(bytes);
+  const headEnd = indexOfHeadEnd(bytes);
   if (headEnd < 0) return undefined;
   const head = new TextDecoder().decode(bytes.subarray(0, headEnd));
   const [statusLine, ...fieldLines] = head.split("\r\n");
@@ -158,43 +159,12 @@ export function parseResponse(bytes: Uint8Array, ended: boolean): HttpAnswer | u
   return ended ? { status, headers, body: decode(rest) } : undefined;
 }
 
-function indexOfCrlfCrlf(bytes: Uint8Array): number {
-  for (let i = 0; i + 3 < bytes.length; i++) {
-    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
-      return i;
-    }
-  }
-  return -1;
-}
-
-/** Decodes a complete chunked body, or returns undefined while the last chunk has not arrived. */
+/** Decodes a complete chunked body with the shared codec, or undefined while incomplete. */
 function dechunk(bytes: Uint8Array): Uint8Array | undefined {
-  const parts: Uint8Array[] = [];
-  let at = 0;
-  for (;;) {
-    let lineEnd = -1;
-    for (let i = at; i + 1 < bytes.length; i++) {
-      if (bytes[i] === 13 && bytes[i + 1] === 10) {
-        lineEnd = i;
-        break;
-      }
-    }
-    if (lineEnd < 0) return undefined;
-    const sizeText = new TextDecoder().decode(bytes.subarray(at, lineEnd)).split(";")[0].trim();
-    if (!/^[0-9a-fA-F]+$/.test(sizeText)) throw new HttpProtocolError("malformed chunk size");
-    const size = parseInt(sizeText, 16);
-    const start = lineEnd + 2;
-    if (size === 0) {
-      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-      let o = 0;
-      for (const p of parts) {
-        out.set(p, o);
-        o += p.length;
-      }
-      return out;
-    }
-    if (bytes.length < start + size + 2) return undefined;
-    parts.push(bytes.subarray(start, start + size));
-    at = start + size + 2;
+  try {
+    return decodeChunked(bytes)?.body;
+  } catch (err) {
+    if (err instanceof Http1SyntaxError) throw new HttpProtocolError(err.message);
+    throw err;
   }
 }
