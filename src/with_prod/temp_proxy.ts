@@ -13,6 +13,31 @@ import type { ExpiringToken } from "../token_cache.ts";
 import { checkCaller } from "./caller_pid.ts";
 import type { ProcFS } from "./proc_fs.ts";
 
+/** Most distinct outside processes whose refusal is logged (bounds the memory it takes). */
+export const MAX_LOGGED_REFUSALS = 256;
+
+/**
+ * Logs a refusal once per outside process, so a polling client cannot flood the terminal. The
+ * set of processes seen is bounded: past {@link MAX_LOGGED_REFUSALS} one last line says further
+ * refusals go unlogged.
+ */
+export function refusalLog(
+  log: (line: string) => void,
+  max = MAX_LOGGED_REFUSALS,
+): (pid: number, why: string) => void {
+  const seen = new Set<number>();
+  return (pid, why) => {
+    if (seen.has(pid) || seen.size >= max) return;
+    seen.add(pid);
+    log(`with-prod: refused a metadata request: ${why}`);
+    if (seen.size === max) {
+      log(
+        `with-prod: refused requests from ${max} outside processes; further refusals are not logged`,
+      );
+    }
+  };
+}
+
 /** What the proxy's backend is made of. */
 export interface ProdBackendParts {
   email: string;
@@ -69,7 +94,7 @@ export function startTempProxy(options: TempProxyOptions): TempProxy {
     projectAttributes: {},
   });
   let port = 0;
-  const refusedPids = new Set<number>();
+  const logRefusal = refusalLog(options.log);
   const { app } = createMetadataApp({
     backend: options.backend,
     store,
@@ -86,12 +111,7 @@ export function startTempProxy(options: TempProxyOptions): TempProxy {
         options.ancestor,
       );
       if (verdict.allowed) return undefined;
-      // One line per outside process, so a polling client cannot flood the terminal.
-      const key = verdict.pids[0] ?? -1;
-      if (!refusedPids.has(key)) {
-        refusedPids.add(key);
-        options.log(`with-prod: refused a metadata request: ${verdict.why}`);
-      }
+      logRefusal(verdict.pids[0] ?? -1, verdict.why);
       return forbidden();
     },
   });

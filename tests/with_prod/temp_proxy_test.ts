@@ -1,6 +1,11 @@
 /** The temporary proxy over the real /proc: our process tree gets tokens, anyone else 403. */
 import assert from "node:assert/strict";
-import { prodBackend, startTempProxy } from "../../src/with_prod/temp_proxy.ts";
+import {
+  MAX_LOGGED_REFUSALS,
+  prodBackend,
+  refusalLog,
+  startTempProxy,
+} from "../../src/with_prod/temp_proxy.ts";
 import { realProcFS } from "../../src/with_prod/proc_fs.ts";
 import { detectParentSession } from "../../src/with_prod/nested.ts";
 
@@ -118,4 +123,21 @@ Deno.test("nested detection follows only literal loopback hosts", async () => {
     undefined,
   );
   assert.equal(calls.length, 1);
+});
+
+Deno.test("refusals are logged once per process, and the set of processes is bounded", () => {
+  const lines: string[] = [];
+  const log = refusalLog((l) => lines.push(l), 3);
+  log(10, "process 10 is outside");
+  log(10, "process 10 is outside");
+  log(11, "process 11 is outside");
+  log(12, "process 12 is outside");
+  for (let pid = 13; pid < 1000; pid++) log(pid, `process ${pid} is outside`);
+  assert.deepEqual(lines, [
+    "with-prod: refused a metadata request: process 10 is outside",
+    "with-prod: refused a metadata request: process 11 is outside",
+    "with-prod: refused a metadata request: process 12 is outside",
+    "with-prod: refused requests from 3 outside processes; further refusals are not logged",
+  ]);
+  assert.equal(MAX_LOGGED_REFUSALS, 256);
 });
