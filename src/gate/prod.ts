@@ -31,7 +31,7 @@ import { processTerminal, type TerminalIO } from "./confirm/terminal.ts";
 import { realTimers, type Timers } from "./confirm/timers.ts";
 import { heldSessionResponse } from "./held_session.ts";
 import { newPendingId, PENDING_ID, PendingQueue } from "./pending.ts";
-import { peerOf } from "./peer.ts";
+import { peerOf, unverified } from "./peer.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { BodyError, readBoundedBody } from "./request_body.ts";
 import { describeRequester, peerAuditFields, requesterKey, requesterSummary } from "./requester.ts";
@@ -203,7 +203,10 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
     // Every request gets a pending id (the gate's own when the client sent none) and its code.
     const pendingId = clientPendingId ?? newPendingId();
     const code = await pairingCode(pendingId);
-    const peer = await peerOf(c);
+    // A listener that fails to say who is calling makes the caller unverified, never trusted.
+    const peer = await peerOf(c).catch(() =>
+      unverified("the listener failed to identify the peer")
+    );
     const requester = describeRequester(peer, argv);
     const entry: AuditEntry = {
       endpoint,
