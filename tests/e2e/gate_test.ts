@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { type Emulator, startEmulator } from "../../src/emulator/mod.ts";
 import { type GatePaths, gatePaths, socketGet, startGate } from "../helpers/gate_process.ts";
-import type { RunningProcess } from "../helpers/cli.ts";
+import { runCli, type RunningProcess } from "../helpers/cli.ts";
 
 async function withWorld(
   fn: (w: { emulator: Emulator; paths: GatePaths; dir: string }) => Promise<void>,
@@ -418,3 +418,26 @@ Deno.test("--log-format json makes every daemon line one JSON object; --log-leve
       await quiet.stop();
     }
   }));
+
+Deno.test("gate: bad forms of the new flags exit 2 naming the key, before anything starts", async () => {
+  const base = ["gate", "--project-id", "p", "--service-account", "sa@p.iam.gserviceaccount.com"];
+  const cases: [string[], RegExp][] = [
+    [["--log-level", "loud"], /log_level: must be one of error, warn, info, debug, got "loud"/],
+    [["--log-format", "xml"], /log_format: must be one of text, json/],
+    [["--audit-max-bytes", "12"], /audit_max_bytes: must be between 1024 and 1073741824, got 12/],
+    [["--audit-max-files", "0"], /audit_max_files: must be between 1 and 100, got 0/],
+    [["--audit-max-files", "two"], /audit_max_files: must be a whole number/],
+    [["--allow-missing-credentials=yes"], /--allow-missing-credentials does not take a value/],
+    [["--no-audit-required=1"], /--no-audit-required does not take a value/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = await runCli([...base, ...args], { env: { HOME: "/nonexistent" } });
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, pattern, args.join(" "));
+  }
+  const env = await runCli(base, {
+    env: { HOME: "/nonexistent", GCP_AUTHCALATOR_AUDIT_REQUIRED: "sometimes" },
+  });
+  assert.equal(env.code, 2);
+  assert.match(env.stderr, /audit_required: must be true or false, got "sometimes"/);
+});
