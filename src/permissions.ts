@@ -4,12 +4,13 @@
  */
 import type { Config } from "./cli/config.ts";
 import { kubeconfigPath } from "./kube/kubeconfig_path.ts";
+import { LIBC_PATHS } from "./proc/libc.ts";
 
 /** A Deno permission kind this project grants. */
-export type Kind = "read" | "write" | "net" | "env" | "sys" | "run";
+export type Kind = "read" | "write" | "net" | "env" | "sys" | "run" | "ffi";
 
 /** All kinds, in flag order. */
-export const KINDS: readonly Kind[] = ["read", "write", "net", "env", "sys", "run"];
+export const KINDS: readonly Kind[] = ["read", "write", "net", "env", "sys", "run", "ffi"];
 
 /** `true` grants the whole kind; a list grants only those entries. */
 export type Grant = true | string[];
@@ -132,6 +133,9 @@ const ROLES: Record<Role, (ctx: PermissionContext) => RoleGrants> = {
       // Deno.umask and os.hostname() are only granted as the whole kind.
       sys: true,
       run: ["zenity", "osascript"],
+      // libc only, for the kernel's peer credentials of each socket connection (SO_PEERCRED,
+      // SO_PEERPIDFD) and the peer's /proc entries: src/gate/peer_kernel.ts says why.
+      ffi: [...LIBC_PATHS],
     };
   },
   "metadata-proxy": (ctx) => ({
@@ -269,7 +273,7 @@ export function permissionSet(role: Role): Record<string, boolean | string[]> | 
 export function revokeUnusedKinds(role: Role): void {
   const kinds = kindsOf(role);
   if (kinds === "all") return;
-  for (const kind of [...KINDS, "ffi" as const]) {
+  for (const kind of KINDS) {
     if ((kinds as string[]).includes(kind)) continue;
     Deno.permissions.revokeSync({ name: kind });
   }

@@ -82,6 +82,21 @@ Deno.test("gate cannot run anything but the dialogs, nor write outside its direc
   }
 });
 
+Deno.test("gate may load libc (kernel peer credentials) and no other library; the proxy none", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const gate = withProbe(denoFlags("gate", contextIn(dir)));
+    assert.equal(await probe(gate, "ffi"), "OK");
+    assert.equal(await probe(gate, "ffi", `${dir}/evil.so`), "NotCapable");
+    const proxy = withProbe(denoFlags("metadata-proxy", contextIn(dir)));
+    assert.equal(await probe(proxy, "ffi"), "NotCapable");
+    assert.equal(await probe(["--allow-all"], "revoke", "metadata-proxy", "ffi"), "NotCapable");
+    assert.equal(await probe(["--allow-all"], "revoke", "gate", "ffi"), "OK");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("kube-token may reach only loopback metadata hosts (any port: with-prod's proxy)", async () => {
   const flags = withProbe(
     denoFlags("kube-token", { ...sampleContext(), metadataHost: "127.0.0.1:8173" }),
