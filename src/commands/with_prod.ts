@@ -175,7 +175,11 @@ export async function run(invocation: Invocation): Promise<number> {
         token: () => tokenSource.token(),
         projectNumber: () => gateInfo.projectNumber(),
         universeDomain: () => gateInfo.universeDomain(),
-        sessionHealth: () => gate.checkSession(id),
+        // An ended session is reported as such without asking the gate.
+        sessionHealth: () =>
+          sessionTokens.ended === undefined
+            ? gate.checkSession(id)
+            : Promise.reject(new HttpError(401, sessionTokens.ended)),
       }),
       project,
       email: created.email,

@@ -77,7 +77,10 @@ interface FakeGate extends AsyncDisposable {
 }
 
 /** A gate that answers `/health`, `DELETE /session`, and `POST /session` with `answer`. */
-async function fakeGate(answer: (req: Request) => Response | Promise<Response>): Promise<FakeGate> {
+async function fakeGate(
+  answer: (req: Request) => Response | Promise<Response>,
+  routes: { token?: boolean } = {},
+): Promise<FakeGate> {
   const dir = await Deno.makeTempDir();
   const socket = `${dir}/g.sock`;
   const requests: FakeGate["requests"] = [];
@@ -86,6 +89,7 @@ async function fakeGate(answer: (req: Request) => Response | Promise<Response>):
     requests.push({ method: req.method, path: url.pathname + url.search, headers: req.headers });
     if (url.pathname === "/health") return new Response("ok");
     if (url.pathname === "/session" && req.method === "POST") return answer(req);
+    if (url.pathname === "/token" && routes.token) return answer(req);
     if (url.pathname === "/session" && req.method === "DELETE") return Response.json({});
     return new Response("not found", { status: 404 });
   });
@@ -239,6 +243,32 @@ Deno.test("the gate ending the held session mid-run: with-prod says why and serv
     r.stderr,
     /with-prod: the prod session ended: the gate ended the session \(revoked: revoked by an operator\); prod tokens are no longer served/,
   );
+});
+
+Deno.test("tokens are refreshed from the gate while the held connection stays open", async () => {
+  let hold!: ReturnType<typeof heldAnswer>;
+  let refreshes = 0;
+  await using gate = await fakeGate((req) => {
+    const url = new URL(req.url);
+    if (url.pathname === "/token") {
+      refreshes++;
+      return Response.json({ access_token: "ya29.refreshed", expires_in: 3600 });
+    }
+    hold = heldAnswer();
+    // A token already at its expiry is refreshed on first use.
+    hold.write(JSON.stringify({ ...JSON.parse(SESSION_JSON), expires_in: 0 }) + "\n");
+    return hold.response;
+  }, { token: true });
+  const probe = `exec 3<>/dev/tcp/\${GCE_METADATA_HOST%:*}/\${GCE_METADATA_HOST#*:}; printf ` +
+    `'GET /computeMetadata/v1/instance/service-accounts/default/token HTTP/1.1\\r\\nHost: ` +
+    `%s\\r\\nMetadata-Flavor: Google\\r\\nConnection: close\\r\\n\\r\\n' "$GCE_METADATA_HOST" >&3; cat <&3`;
+  const r = await runWithProd(gate, `(${probe}) > ${gate.dir}/answer`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(await Deno.readTextFile(`${gate.dir}/answer`), /"access_token":"ya29\.refreshed"/);
+  assert.equal(refreshes, 1);
+  const refresh = gate.requests.find((q) => q.path.startsWith("/token"))!;
+  assert.equal(refresh.headers.get("x-target-project"), "p");
+  assert.doesNotMatch(r.stderr, /session ended/);
 });
 
 async function exists(path: string): Promise<boolean> {
