@@ -8,6 +8,7 @@ import { dirname } from "node:path";
 import type { Invocation } from "../cli/commands.ts";
 import { runtimeDir } from "../cli/config.ts";
 import { systemClock } from "../clock.ts";
+import { UsageError } from "../errors.ts";
 import { resolveEndpoints } from "../google/endpoints.ts";
 import { createGateApp } from "../gate/app.ts";
 import { createProdLayer, type ProdLayerOptions, systemProdOptions } from "../gate/prod.ts";
@@ -107,6 +108,11 @@ export async function run(invocation: Invocation): Promise<number> {
     await Promise.all(servers.map((s) => s.close(0)));
     Deno.umask(previousUmask);
     await prod.shutdown();
+    // In JSON mode the refusal is a JSON line like every other; in text mode main prints it.
+    if (config.log_format === "json" && !(err instanceof UsageError)) {
+      log.error((err as Error).message ?? String(err));
+      return 1;
+    }
     throw err;
   }
 

@@ -406,6 +406,16 @@ Deno.test("--log-format json makes every daemon line one JSON object; --log-leve
     assert.ok(parsed.some((p) => p.level === "error" && /not granted/.test(p.msg)));
     assert.ok(parsed.some((p) => p.engineer && p.audit_log && p.approvals), "the banner too");
 
+    // A refusal to start is a JSON line too.
+    await Deno.mkdir(paths.auditLog + ".tmp");
+    await Deno.rename(paths.auditLog, paths.auditLog + ".tmp/old");
+    await Deno.mkdir(paths.auditLog);
+    const refused = await refusedStart(paths, emulator.baseUrl, dir, ["--log-format", "json"]);
+    const refusal = JSON.parse(refused.trim().split("\n").at(-1)!);
+    assert.equal(refusal.level, "error");
+    assert.match(refusal.msg, /cannot start: the audit log .* is a directory/);
+    await Deno.remove(paths.auditLog);
+
     const quiet = await startGate(paths, emulator.baseUrl, dir, [
       "--allow-missing-credentials",
       "--log-level",
