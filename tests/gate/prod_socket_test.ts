@@ -17,6 +17,7 @@ import { PROD_BODY_TIMEOUT_MS } from "../../src/gate/request_body.ts";
 import { pairingCode } from "../../src/gate_api/pairing_code.ts";
 import { HOLD_HEARTBEAT, HOLD_HEARTBEAT_MS } from "../../src/gate_api/session_hold.ts";
 import { FakeTokens } from "./fake_tokens.ts";
+import { post, RawClient, until } from "./raw_client.ts";
 import { FakeTimers } from "./confirm/fake_timers.ts";
 
 const CMD = ["gcloud", "sql", "connect", "prod-db"];
@@ -35,63 +36,6 @@ const ATTACKER: PeerIdentity = {
   exe: "/usr/bin/python3",
   argv: ["python3", "/tmp/steal.py"],
 };
-
-/** Polls `check` every 5 ms for at most 5 s (every wait bounded). */
-async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>) {
-  for (let i = 0; i < 1000; i++) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value as T;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-/** A raw HTTP/1.1 client on a Unix socket that collects everything the server writes. */
-class RawClient {
-  text = "";
-  ended = false;
-  readonly #conn: Deno.UnixConn;
-  readonly #reading: Promise<void>;
-  private constructor(conn: Deno.UnixConn) {
-    this.#conn = conn;
-    this.#reading = (async () => {
-      const decoder = new TextDecoder();
-      const buf = new Uint8Array(16 * 1024);
-      try {
-        while (true) {
-          const n = await conn.read(buf);
-          if (n === null) break;
-          this.text += decoder.decode(buf.subarray(0, n), { stream: true });
-        }
-      } catch { /* closed by us */ }
-      this.ended = true;
-    })();
-  }
-  static async open(path: string): Promise<RawClient> {
-    return new RawClient(await Deno.connect({ transport: "unix", path }));
-  }
-  async send(text: string): Promise<void> {
-    const bytes = new TextEncoder().encode(text);
-    for (let at = 0; at < bytes.length;) at += await this.#conn.write(bytes.subarray(at));
-  }
-  /** The JSON lines of the body written so far (chunk framing skipped). */
-  jsonLines(): Record<string, unknown>[] {
-    return [...this.text.matchAll(/^\{.*\}$/gm)].map((m) => JSON.parse(m[0]));
-  }
-  async close(): Promise<void> {
-    try {
-      this.#conn.close();
-    } catch { /* already closed */ }
-    await this.#reading;
-  }
-}
-
-function post(path: string, headers: Record<string, string>, body = ""): string {
-  const lines = [`POST ${path} HTTP/1.1`, "host: gate"];
-  for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
-  if (!("content-length" in headers)) lines.push(`content-length: ${body.length}`);
-  return lines.join("\r\n") + "\r\n\r\n" + body;
-}
 
 async function setup() {
   const dir = await Deno.makeTempDir();
