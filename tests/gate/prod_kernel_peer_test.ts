@@ -68,7 +68,7 @@ Deno.test({
   name: "kernel peers: a curl copying the command is told apart from the real requester (7.2)",
   ignore: !linux,
   async fn() {
-    const { path, clock, audit, layer, pendingList, decide, close } = await start();
+    const { path, clock, audit, pendingList, decide, close } = await start();
     // What this process really runs: its own kernel argv (the tail stands for the wrapped command).
     const own = (await Deno.readTextFile("/proc/self/cmdline")).split("\0").filter((a) => a);
     const command = own.slice(-2);
