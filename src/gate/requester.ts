@@ -41,7 +41,7 @@ export interface CommandCheck {
 /** What surfaces show about the requester (JSON-safe; every string redacted and sanitised). */
 export interface RequesterView {
   verified: boolean;
-  /** Why the peer is unverified (sanitised). */
+  /** Why the peer is unverified, or (verified) why its exe or argv are missing; sanitised. */
   reason?: string;
   uid?: number;
   pid?: number;
@@ -68,7 +68,9 @@ export function checkCommand(
   if (!known) {
     return {
       status: "unverified",
-      detail: "requester unverified: the reported command cannot be checked against the kernel",
+      detail: peer.verified
+        ? "the requester's argv is unavailable: the reported command cannot be checked"
+        : "requester unverified: the reported command cannot be checked against the kernel",
     };
   }
   if (!reported || reported.length === 0) {
@@ -129,6 +131,8 @@ export function describeRequester(
   const known = kernelArgv(peer);
   return {
     verified: true,
+    // When verified, the reason says why exe or argv are missing.
+    ...(peer.reason ? { reason: sanitizeText(peer.reason) } : {}),
     uid: peer.uid,
     pid: peer.pid,
     ...(inner !== undefined && inner !== peer.pid ? { namespacePid: inner } : {}),
@@ -172,7 +176,7 @@ export function requesterLines(view: RequesterView | undefined): string[] {
       ...view.argv.lines,
     );
   } else {
-    out.push("Kernel argv of the requester: (unavailable)");
+    out.push(`Kernel argv of the requester: (unavailable${view.reason ? `: ${view.reason}` : ""})`);
   }
   out.push(
     view.check.status === "mismatch"

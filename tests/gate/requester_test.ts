@@ -145,7 +145,17 @@ Deno.test("the view: namespaced pid, redacted and sanitised argv and exe, audit 
     peer_argv: ["tool", "--password", "***", "line\u240Aforged"],
     command_mismatch: true,
   });
-  const same = describeRequester({ verified: true, uid: 1, pid: 9, nsPid: [9] }, ["x"]);
+  const same = describeRequester(
+    { verified: true, uid: 1, pid: 9, nsPid: [9], reason: "its /proc entries are not readable" },
+    ["x"],
+  );
   assert.equal(same.namespacePid, undefined, "no namespaced pid when it is the same");
-  assert.equal(same.check.status, "unverified", "no argv known: not compared");
+  assert.deepEqual(same.check, {
+    status: "unverified",
+    detail: "the requester's argv is unavailable: the reported command cannot be checked",
+  });
+  assert.deepEqual(requesterLines(same).slice(0, 2), [
+    "Requested by: uid 1, pid 9, (executable unknown)",
+    "Kernel argv of the requester: (unavailable: its /proc entries are not readable)",
+  ]);
 });
