@@ -123,6 +123,7 @@ export async function run(invocation: Invocation): Promise<number> {
   const guard = new AcquisitionGuard(effects.signals);
   const gate = new GateSessionClient(config.socket_path, effects.clock);
   let created: CreatedSession | undefined;
+  let finishing = false;
   let sandbox: Sandbox | undefined;
   let reaper: Reaper | undefined;
   let tokens: SessionTokens | undefined;
@@ -161,6 +162,8 @@ export async function run(invocation: Invocation): Promise<number> {
     tokens = sessionTokens;
     created.hold?.lost.then((reason) => {
       sessionTokens.end(`Prod session ended: ${reason}. Re-run with-prod to start a new session.`);
+      // The gate's last line after our own DELETE is the expected end, not news.
+      if (finishing) return;
       err(
         `with-prod: the prod session ended: ${reason}; prod tokens are no longer served to ` +
           "the command (re-run with-prod for a new session)",
@@ -201,6 +204,7 @@ export async function run(invocation: Invocation): Promise<number> {
     if (guard.received) return signalExitCode(guard.received);
     return await spawnAndSupervise(argv, childEnv, guard, reaper);
   } finally {
+    finishing = true;
     guard.dispose();
     tokens?.end("with-prod is shutting down");
     await proxy?.stop().catch(() => {});

@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { runCli } from "../helpers/cli.ts";
 import { bashGet, exists, startProdStack, TOKEN_PATH, waitForFile } from "./prod_stack.ts";
 
-Deno.test("a signal before the child starts cancels: 143/130, the command never runs", async () => {
+Deno.test("a signal before the child starts cancels: 143/130 (137 for SIGKILL), the command never runs", async () => {
   await using s = await startProdStack();
-  for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+  for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130], ["SIGKILL", 137]] as const) {
     const marker = `${s.dir}/ran-${signal}`;
     const wp = s.withProd(["bash", "-c", `touch ${marker}`]);
     const id = await s.nextPendingId();

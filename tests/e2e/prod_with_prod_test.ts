@@ -138,6 +138,11 @@ Deno.test("with-prod approved with `authcalator approve --yes`: env, gcloud thro
   await wp.stop();
   assert.equal(status.code, 7, wp.output());
   assert.doesNotMatch(wp.output(), /does not hold sessions/, "the session was held");
+  assert.doesNotMatch(
+    wp.output(),
+    /the prod session ended/,
+    "a normal end is not reported as news",
+  );
 
   // The child's environment.
   assert.match(host, /^127\.0\.0\.1:\d+$/);
