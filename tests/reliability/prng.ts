@@ -70,13 +70,19 @@ export function runSeed(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0];
 }
 
+/** The scale `deno task fuzz` runs at unless `AUTHCALATOR_FUZZ_ITERATIONS` says otherwise. */
+export const FUZZ_TASK_SCALE = 20;
+
 /**
- * How many times the quick loop sizes are multiplied: 1 for `deno task test`,
- * `AUTHCALATOR_FUZZ_ITERATIONS` (a positive integer, set by `deno task fuzz`) for a longer run.
+ * How many times the quick loop sizes are multiplied: `AUTHCALATOR_FUZZ_ITERATIONS` (an integer
+ * in [1, 10000]) when set; else {@link FUZZ_TASK_SCALE} under `deno task fuzz` (which sets
+ * `AUTHCALATOR_FUZZ=1`); else 1, the quick version `deno task test` runs.
  */
 export function iterationScale(): number {
   const given = Deno.env.get("AUTHCALATOR_FUZZ_ITERATIONS");
-  if (given === undefined || given === "") return 1;
+  if (given === undefined || given === "") {
+    return Deno.env.get("AUTHCALATOR_FUZZ") === "1" ? FUZZ_TASK_SCALE : 1;
+  }
   const n = Number(given);
   if (!Number.isInteger(n) || n < 1 || n > 10_000) {
     throw new Error(`AUTHCALATOR_FUZZ_ITERATIONS must be an integer in [1, 10000], got ${given}`);

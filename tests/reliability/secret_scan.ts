@@ -20,7 +20,10 @@ export interface Finding {
 }
 
 const SHAPES: [string, RegExp][] = [
-  ["private key", /-----BEGIN [A-Z ]*PRIVATE KEY-----/g],
+  // The marker and what follows it on the line (a JSON key file keeps the PEM on one line).
+  ["private key", /-----BEGIN [A-Z ]*PRIVATE KEY-----(?:\\n|[^"\n])*/g],
+  // A PEM body line printed on its own.
+  ["key material", /^[A-Za-z0-9+/]{64}$/g],
   ["access token", /ya29\.[A-Za-z0-9_\-.]{20,}/g],
   ["refresh token", /1\/\/[A-Za-z0-9_\-]{20,}/g],
   ["client secret", /GOCSPX-[A-Za-z0-9_\-]{10,}/g],
