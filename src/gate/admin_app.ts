@@ -73,8 +73,9 @@ export function createAdminApp(deps: AdminAppDeps): Hono {
     app.post(`/pending/${ID}/${action}`, (c) => {
       const id = c.req.param("id");
       const request = pending.get(id);
-      const done = request && (action === "approve" ? pending.approve(id) : pending.deny(id));
-      if (!request || !done) return notWaiting(c, id);
+      if (!request) return notWaiting(c, id);
+      // The line is written first (synchronously, so nothing can change the queue meanwhile): an
+      // approval the audit log cannot record throws 503 here and approves nothing.
       audit.write({
         endpoint: `/pending/${id}/${action}`,
         level: "prod",
@@ -86,6 +87,8 @@ export function createAdminApp(deps: AdminAppDeps): Hono {
         pairing_code: request.pairingCode,
         ...(request.requester ? peerAuditFields(request.requester) : {}),
       });
+      const done = action === "approve" ? pending.approve(id) : pending.deny(id);
+      if (!done) return notWaiting(c, id);
       deps.log(`gate: pending request ${id} ${action === "approve" ? "approved" : "denied"}`);
       return json(c, { status: action === "approve" ? "approved" : "denied" });
     });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../../src/cli/config.ts";
 import { createGateApp } from "../../src/gate/app.ts";
-import { MemoryAuditLog } from "../../src/gate/audit.ts";
+import { auditUnavailable, MemoryAuditLog, mustBeAudited } from "../../src/gate/audit.ts";
 import type { PeerEnv } from "../../src/gate/peer.ts";
 import { createProdLayer, dialogEnv } from "../../src/gate/prod.ts";
 import { pairingCode } from "../../src/gate_api/pairing_code.ts";
@@ -622,4 +622,25 @@ Deno.test("held session: DELETE ends the stream with a last line; shutdown revok
   );
   assert.equal((await r2.read()).done, true);
   assert.equal((await t.call(`/token?session=${sid2}`)).status, 401);
+});
+
+Deno.test("an approval the audit log cannot record approves nothing (fail closed)", async () => {
+  const t = setup();
+  let failing = false;
+  const real = t.audit.write.bind(t.audit);
+  t.audit.write = (entry) => {
+    if (failing && mustBeAudited(entry, true)) throw auditUnavailable();
+    real(entry);
+  };
+  const res = t.call("/token?level=prod");
+  const id = await t.queued();
+  failing = true;
+  const refused = await t.admin(`/pending/${id}/approve`, "POST");
+  assert.equal(refused.status, 503);
+  assert.equal((await refused.json()).code, "audit_unavailable");
+  assert.equal((await t.admin(`/pending/${id}`)).status, 200, "still waiting, not approved");
+  failing = false;
+  await t.admin(`/pending/${id}/deny`, "POST");
+  assert.equal((await res).status, 403);
+  assert.equal(t.tokens.prodCalls.length, 0);
 });
