@@ -92,14 +92,20 @@ export interface KernelPeersOptions {
  */
 export class KernelPeers {
   readonly #path: string;
-  readonly #sys: PeerSys | undefined;
+  #sys: PeerSys | undefined;
   /** `fd:inode` of our sockets bound to the path, as of the last look. */
   #known = new Set<string>();
 
   constructor(path: string, options: KernelPeersOptions = {}) {
     this.#path = path;
     this.#sys = options.sys === null ? undefined : (options.sys ?? loadLibc());
-    if (this.#sys) this.#known = this.#ourSockets(this.#sys) ?? new Set();
+    if (this.#sys) {
+      try {
+        this.#known = this.#ourSockets(this.#sys) ?? new Set();
+      } catch {
+        this.#sys = undefined; // e.g. not permitted after all: every peer is unverified
+      }
+    }
   }
 
   /** Whether peers can be identified here at all. */
@@ -144,10 +150,11 @@ export class KernelPeers {
     const fd = Number(fresh[0].split(":")[0]);
     const cred = sys.peerCredentials(fd);
     if (!cred) return fixed(unverified("the kernel gave no peer credentials"));
-    let pidfd = sys.peerPidFd(fd);
+    // The pidfd, "unsupported" (kernel before 6.5), or "released" once the connection is gone.
+    let pidfd: number | "unsupported" | "released" = sys.peerPidFd(fd) ?? "unsupported";
     const release = () => {
-      if (pidfd !== undefined) sys.close(pidfd);
-      pidfd = undefined;
+      if (typeof pidfd === "number") sys.close(pidfd);
+      pidfd = "released";
     };
     let memo: Promise<PeerIdentity> | undefined;
     const peer = () =>
@@ -166,7 +173,7 @@ export class KernelPeers {
   #resolve(
     sys: PeerSys,
     cred: { pid: number; uid: number },
-    pidfd: number | undefined,
+    pidfd: number | "unsupported" | "released",
   ): PeerIdentity {
     if (cred.pid <= 0) {
       return {
@@ -176,7 +183,10 @@ export class KernelPeers {
     }
     // From here uid and pid are the kernel's for this connection; exe and argv are shown only
     // when the pidfd proves the pid still names the process that connected.
-    if (pidfd === undefined) {
+    if (pidfd === "released") {
+      return { verified: true, ...creds(cred), reason: "the client left before it was described" };
+    }
+    if (pidfd === "unsupported") {
       return {
         verified: true,
         ...creds(cred),

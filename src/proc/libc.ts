@@ -30,10 +30,10 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
-  opendir: { parameters: ["buffer"], result: "pointer" },
-  readdir: { parameters: ["pointer"], result: "pointer" },
-  closedir: { parameters: ["pointer"], result: "i32" },
   syscall: { parameters: ["i64", "i64", "i64", "i64", "i64"], result: "i64" },
+  // getdents64 through syscall(2): entries land in our buffer, so no pointer is ever read (that
+  // would need --allow-ffi for everything, not libc's path alone).
+  getdents64: { name: "syscall", parameters: ["i64", "i32", "buffer", "usize"], result: "i64" },
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -42,10 +42,14 @@ const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 const SO_PEERPIDFD = 77;
 const O_RDONLY_CLOEXEC = 0o2000000;
+const O_DIRECTORY = 0o200000;
 const AF_UNIX = 1;
 /** `pidfd_send_signal`: the same number on every architecture (new syscall table). */
 const SYS_PIDFD_SEND_SIGNAL = 424;
-/** Offset of `d_name` in glibc's and musl's 64-bit `struct dirent`. */
+/** `getdents64`'s number differs between the two architectures we support. */
+const SYS_GETDENTS64: Record<string, number> = { x86_64: 217, aarch64: 61 };
+/** Offsets in `struct linux_dirent64`: d_reclen (u16) and d_name. */
+const DIRENT_RECLEN = 16;
 const DIRENT_NAME = 19;
 
 const encoder = new TextEncoder();
@@ -65,18 +69,29 @@ export class Libc {
 
   /** Names of the entries of a directory (without "." and ".."), or undefined if unreadable. */
   listDir(path: string): string[] | undefined {
-    const dir = this.lib.opendir(cString(path));
-    if (dir === null) return undefined;
+    const nr = SYS_GETDENTS64[Deno.build.arch];
+    if (nr === undefined) return undefined;
+    const fd = this.lib.open(cString(path), O_RDONLY_CLOEXEC | O_DIRECTORY);
+    if (fd < 0) return undefined;
     const names: string[] = [];
+    const buf = new Uint8Array(32 * 1024);
+    const view = new DataView(buf.buffer);
     try {
       for (;;) {
-        const entry = this.lib.readdir(dir);
-        if (entry === null) break;
-        const name = new Deno.UnsafePointerView(entry).getCString(DIRENT_NAME);
-        if (name !== "." && name !== "..") names.push(name);
+        const n = Number(this.lib.getdents64(BigInt(nr), fd, buf, BigInt(buf.length)));
+        if (n < 0) return undefined;
+        if (n === 0) break;
+        for (let at = 0; at < n;) {
+          const reclen = view.getUint16(at + DIRENT_RECLEN, true);
+          if (reclen === 0) return undefined;
+          const raw = buf.subarray(at + DIRENT_NAME, at + reclen);
+          const name = decoder.decode(raw.subarray(0, raw.indexOf(0)));
+          if (name !== "." && name !== "..") names.push(name);
+          at += reclen;
+        }
       }
     } finally {
-      this.lib.closedir(dir);
+      this.lib.close(fd);
     }
     return names;
   }
