@@ -198,7 +198,16 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
     if (clientPendingId !== undefined && !PENDING_ID.test(clientPendingId)) {
       throw new HttpError(400, "X-Pending-Id must be exactly 32 lowercase hex characters");
     }
-    const hold = kind === "session" && c.req.header(SESSION_HOLD_HEADER) === "1";
+    const holdHeader = c.req.header(SESSION_HOLD_HEADER);
+    if (holdHeader !== undefined && (kind !== "session" || holdHeader.trim() !== "1")) {
+      throw new HttpError(
+        400,
+        kind === "session"
+          ? `${SESSION_HOLD_HEADER} must be 1 (or absent for an unheld session)`
+          : `${SESSION_HOLD_HEADER} applies to POST /session only`,
+      );
+    }
+    const hold = holdHeader !== undefined;
     const tokenTtl = ttlParam ?? config.token_ttl_seconds;
     // Every request gets a pending id (the gate's own when the client sent none) and its code.
     const pendingId = clientPendingId ?? newPendingId();

@@ -288,6 +288,16 @@ Deno.test("bad parameters are 400 before anything is asked or counted", async ()
       { headers: { "X-Pending-Id": "ABC" } },
       "X-Pending-Id must be exactly 32 lowercase hex characters",
     ],
+    [
+      "/session",
+      { method: "POST", headers: { "x-session-hold": "yes" } },
+      "x-session-hold must be 1 (or absent for an unheld session)",
+    ],
+    [
+      "/token?level=prod",
+      { headers: { "x-session-hold": "1" } },
+      "x-session-hold applies to POST /session only",
+    ],
   ];
   for (const [path, init, error] of cases) {
     const r = await t.call(path, init);
