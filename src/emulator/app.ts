@@ -14,7 +14,7 @@ import { tokenRoutes } from "./routes/oauth2_token.ts";
 import { resourceManagerRoutes } from "./routes/resource_manager.ts";
 import { tokeninfoRoutes } from "./routes/tokeninfo.ts";
 import { type EmulatorEnv, type EmulatorState, rfc3339 } from "./state.ts";
-import { RESET_MARKER } from "./reset_front.ts";
+import { HANG_MARKER, RESET_MARKER } from "./reset_front.ts";
 import type { Malformation } from "./faults.ts";
 
 /** Largest request body accepted (Google's limits are larger; nothing here needs more). */
@@ -34,18 +34,6 @@ function delay(ms: number, signals: AbortSignal[]): Promise<boolean> {
       if (s.aborted) return done(false);
       s.addEventListener("abort", onAbort, { once: true });
     }
-  });
-}
-
-/** Resolves when any signal aborts; holds no timer. */
-function untilAborted(signals: AbortSignal[]): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      for (const s of signals) s.removeEventListener("abort", done);
-      resolve();
-    };
-    if (signals.some((s) => s.aborted)) return resolve();
-    for (const s of signals) s.addEventListener("abort", done, { once: true });
   });
 }
 
@@ -144,10 +132,8 @@ export function createApp(state: EmulatorState): Hono<EmulatorEnv> {
       }
       if (state.faults.take("hang", api)) {
         fault = "hang";
-        await untilAborted([c.req.raw.signal, state.stopSignal]);
-        const res = rpcError(503, "The service is currently unavailable.");
         record(0);
-        return res;
+        return new Response(null, { status: 504, headers: { [HANG_MARKER]: "1" } });
       }
       if (state.faults.take("bad_json", api)) {
         fault = "bad_json";

@@ -91,6 +91,8 @@ export interface Emulator extends AsyncDisposable {
     principal: string,
     options?: { scopes?: string[]; lifetimeSeconds?: number },
   ): string;
+  /** Connections the hang fault holds unanswered right now (0 once their clients left). */
+  heldConnections(): number;
   /** Calls to `api` so far (every API when omitted), counted at arrival. */
   calls(api?: ApiName | "unknown"): number;
   /** The request log: methods, paths, statuses and principals, never secrets. */
@@ -179,6 +181,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         source: "test",
       }, opts.lifetimeSeconds ?? 3600).token;
     },
+    heldConnections: () => front.held(),
     calls: (api) => state.log.calls(api),
     requests: () => state.log.entries(),
     resetLog: () => state.log.reset(),

@@ -1,24 +1,31 @@
 /**
- * The emulator's raw TCP front, so the `reset` fault can do what no `Deno.serve` handler can:
- * close the client's connection with no answer at all (a handler can only answer; an error
- * response becomes a 500 and an errored body arrives after a 200's headers). The front relays
- * bytes both ways between each client connection and the emulator's real HTTP listener; when an
- * answer carries {@link RESET_MARKER} (set by the middleware for an armed reset), it closes both
- * connections instead of relaying it, which the client sees as "connection closed before message
- * completed". A client that leaves closes its backend connection too, so the handler's request
- * signal aborts (the `hang` fault relies on it).
+ * The emulator's raw TCP front, so the `reset` and `hang` faults can do what no `Deno.serve`
+ * handler can: close the client's connection with no answer at all, or hold it with no answer
+ * until the client gives up (a handler can only answer; an error response becomes a 500, an
+ * errored body arrives after a 200's headers, and Deno.serve does not reliably abort a waiting
+ * handler's request signal when the client leaves). The front relays bytes both ways between
+ * each client connection and the emulator's real HTTP listener. When an answer carries
+ * {@link RESET_MARKER} it closes both connections instead of relaying it, which the client sees
+ * as "connection closed before message completed"; when it carries {@link HANG_MARKER} it drops
+ * the answer and holds the client's connection, unanswered, until the client closes it or the
+ * emulator stops. No timer is involved.
  * @module
  */
 
 /** Response header the middleware sets on an answer that must become a connection reset. */
 export const RESET_MARKER = "x-emulator-reset";
+/** Response header the middleware sets on an answer that must never reach the client. */
+export const HANG_MARKER = "x-emulator-hang";
 
-const MARKER_BYTES = new TextEncoder().encode(`${RESET_MARKER}:`);
+const RESET_BYTES = new TextEncoder().encode(`${RESET_MARKER}:`);
+const HANG_BYTES = new TextEncoder().encode(`${HANG_MARKER}:`);
 const BUFFER_BYTES = 64 * 1024;
 
 /** A running front. */
 export interface ResetFront {
   readonly addr: Deno.NetAddr;
+  /** Connections held unanswered by the hang fault right now. */
+  held(): number;
   /** Stops accepting and closes every relayed connection. Idempotent. */
   close(): Promise<void>;
 }
@@ -39,23 +46,34 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }
 
-/** Relays `from` to `to` until either side ends; `watch` sees each chunk first (false = stop). */
+/** Why a relay stopped. */
+type RelayEnd = "closed" | "reset" | "hang";
+
+/** What to do with a chunk of the listener's answers. */
+function verdict(chunk: Uint8Array): RelayEnd | "pass" {
+  if (contains(chunk, RESET_BYTES)) return "reset";
+  if (contains(chunk, HANG_BYTES)) return "hang";
+  return "pass";
+}
+
+/** Relays `from` to `to` until either side ends or `watch` stops it at a chunk. */
 async function relay(
   from: Deno.Conn,
   to: Deno.Conn,
-  watch: (chunk: Uint8Array) => boolean = () => true,
-): Promise<void> {
+  watch: (chunk: Uint8Array) => RelayEnd | "pass" = () => "pass",
+): Promise<RelayEnd> {
   const buffer = new Uint8Array(BUFFER_BYTES);
   try {
     while (true) {
       const n = await from.read(buffer);
-      if (n === null) return;
+      if (n === null) return "closed";
       const chunk = buffer.subarray(0, n);
-      if (!watch(chunk)) return;
+      const next = watch(chunk);
+      if (next !== "pass") return next;
       await writeAll(to, chunk);
     }
   } catch {
-    // Either side closed: the caller closes both.
+    return "closed"; // either side closed: the caller closes both
   }
 }
 
@@ -70,6 +88,7 @@ export function startResetFront(
 ): ResetFront {
   const listener = Deno.listen({ hostname, port, transport: "tcp" });
   const open = new Set<Deno.Conn>();
+  const held = new Set<Deno.Conn>();
   const relays = new Set<Promise<void>>();
   let closing: Promise<void> | undefined;
 
@@ -91,10 +110,14 @@ export function startResetFront(
     }
     open.add(upstream);
     if (closing) return closeQuietly(client), closeQuietly(upstream);
-    await Promise.race([
-      relay(client, upstream),
-      relay(upstream, client, (chunk) => !contains(chunk, MARKER_BYTES)),
-    ]);
+    const fromClient = relay(client, upstream);
+    const end = await Promise.race([fromClient, relay(upstream, client, verdict)]);
+    if (end === "hang") {
+      // No answer, ever: wait for the client to leave (or close() to end it).
+      held.add(client);
+      await fromClient;
+      held.delete(client);
+    }
     closeQuietly(client);
     closeQuietly(upstream);
   }
@@ -113,6 +136,7 @@ export function startResetFront(
 
   return {
     addr: listener.addr as Deno.NetAddr,
+    held: () => held.size,
     close() {
       closing ??= (async () => {
         try {

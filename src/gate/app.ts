@@ -25,7 +25,13 @@ export function json(c: Context, body: unknown, status = 200): Response {
 
 /** Answers an error as `{error, code?}`; unexpected errors are scrubbed and logged, never echoed raw. */
 export function errorResponse(c: Context, err: unknown, log: (m: string) => void): Response {
-  if (err instanceof HttpError) return json(c, err.toBody(), err.status);
+  if (err instanceof HttpError) {
+    // The detail the client must not see (host paths, upstream URLs) goes to the gate's log.
+    if (err.logDetail) log(`gate: ${cleanMessage(scrubSecrets(err.logDetail))}`);
+    const res = json(c, err.toBody(), err.status);
+    for (const [name, value] of Object.entries(err.headers)) res.headers.set(name, value);
+    return res;
+  }
   log(`gate: unexpected error: ${cleanMessage(scrubSecrets(String(err)))}`);
   return json(c, { error: "internal error" }, 500);
 }

@@ -11,6 +11,7 @@ import { impersonationTarget } from "./adc.ts";
 import type { GoogleEndpoints } from "./endpoints.ts";
 import { exchangeAssertion, signAssertion } from "./service_account_jwt.ts";
 import { CLOUD_PLATFORM_SCOPE } from "../cli/config.ts";
+import type { GoogleTransport } from "./transport.ts";
 
 /** Options shared by the clients built here. */
 export interface ClientOptions {
@@ -18,6 +19,11 @@ export interface ClientOptions {
   /** Deadline for one token exchange, body included. */
   timeoutMs: number;
   now: () => number;
+  /**
+   * The bounded, cancellable transport every client built from one ADC shares (transport.ts):
+   * aborting it cancels all their exchanges.
+   */
+  transport: GoogleTransport;
 }
 
 const suppress = (gaxUtil as { suppressAdcWarning?: <T>(fn: () => T) => T }).suppressAdcWarning ??
@@ -30,6 +36,7 @@ function userClient(adc: AuthorizedUserAdc, options: ClientOptions): OAuth2Clien
     refreshToken: adc.refresh_token,
     endpoints: { oauth2TokenUrl: `${options.endpoints.oauth2}/token` },
     universeDomain: adc.universe_domain,
+    transporter: options.transport.gaxios,
   });
 }
 
@@ -39,16 +46,29 @@ function serviceAccountClient(
   scopes: string[],
   options: ClientOptions,
 ): OAuth2Client {
-  const client = new OAuth2Client({ universeDomain: adc.universe_domain });
+  const client = new OAuth2Client({
+    universeDomain: adc.universe_domain,
+    transporter: options.transport.gaxios,
+  });
   // google-auth-library's JWT client has Google's token URL built in; a refresh handler keeps the
-  // library's caching and retry while the exchange honours the endpoint override.
-  client.refreshHandler = async () =>
-    await exchangeAssertion(
-      `${options.endpoints.oauth2}/token`,
-      await signAssertion(adc, scopes, options.now()),
-      options.timeoutMs,
-      options.now,
-    );
+  // library's caching while the exchange honours the endpoint override.
+  client.refreshHandler = async () => {
+    try {
+      return await exchangeAssertion(
+        `${options.endpoints.oauth2}/token`,
+        await signAssertion(adc, scopes, options.now()),
+        options.timeoutMs,
+        options.now,
+        options.transport.fetch,
+      );
+    } catch (err) {
+      // Impersonated rewrites `error.message` of what its source throws; a DOMException's
+      // message is a getter, which turned a bad key into "Cannot set property message ...".
+      throw err instanceof Error && !(err instanceof DOMException)
+        ? err
+        : new Error(`service account token exchange failed: ${String(err)}`);
+    }
+  };
   return client;
 }
 
@@ -97,6 +117,7 @@ export function impersonated(
       lifetime: lifetimeSeconds,
       delegates,
       endpoint: options.endpoints.iamcredentials,
+      transporter: options.transport.gaxios,
     })
   );
 }

@@ -1,35 +1,45 @@
 /** The gate's own REST calls to Google (the rest goes through google-auth-library). */
 import { fetchWithDeadline } from "../http/deadline_fetch.ts";
+import { jsonObject } from "./google_answers.ts";
+import { googleStatusError } from "./google_status.ts";
 
-function parseJson(text: string): Record<string, unknown> | undefined {
+function parseJson(text: string): unknown {
   try {
-    const value = JSON.parse(text);
-    return typeof value === "object" && value !== null ? value : undefined;
+    return JSON.parse(text);
   } catch {
-    return undefined;
+    return text;
   }
+}
+
+/** How a REST call is made: its deadline and the transport's fetch (transport.ts). */
+export interface RestCallOptions {
+  timeoutMs: number;
+  fetchFn?: typeof fetch;
 }
 
 /** The email behind an access token, from tokeninfo (token in the form body, never the URL). */
 export async function tokenInfoEmail(
   oauth2Base: string,
   accessToken: string,
-  timeoutMs: number,
+  options: RestCallOptions,
 ): Promise<string> {
+  const what = "calling tokeninfo";
   const res = await fetchWithDeadline(`${oauth2Base}/tokeninfo`, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams({ access_token: accessToken }),
-    timeoutMs,
-    what: "calling tokeninfo",
+    what,
+    ...options,
   });
-  const body = parseJson(res.text);
-  if (!res.ok) {
+  const data = parseJson(res.text);
+  if (!res.ok) throw googleStatusError(res, data, what);
+  const body = jsonObject("tokeninfo", data);
+  if (typeof body.email !== "string" || body.email === "") {
     throw new Error(
-      `tokeninfo answered ${res.status}: ${String(body?.error ?? res.text.slice(0, 200))}`,
+      "tokeninfo returned no email: the ADC lacks the userinfo.email scope (run " +
+        "`gcloud auth application-default login` again)",
     );
   }
-  if (typeof body?.email !== "string") throw new Error("tokeninfo returned no email");
   return body.email;
 }
 
@@ -38,22 +48,18 @@ export async function projectNumber(
   crmBase: string,
   projectId: string,
   accessToken: string,
-  timeoutMs: number,
+  options: RestCallOptions,
 ): Promise<string> {
+  const what = "calling Cloud Resource Manager";
   const res = await fetchWithDeadline(`${crmBase}/v3/projects/${encodeURIComponent(projectId)}`, {
     headers: { authorization: `Bearer ${accessToken}` },
-    timeoutMs,
-    what: "calling Cloud Resource Manager",
+    what,
+    ...options,
   });
-  const body = parseJson(res.text);
-  if (!res.ok) {
-    const err = body?.error as { message?: string; status?: string } | undefined;
-    throw new Error(
-      `Cloud Resource Manager answered ${res.status}: ${err?.status ?? ""} ${err?.message ?? ""}`
-        .trim(),
-    );
-  }
-  const number = typeof body?.name === "string" ? body.name.split("/")[1] : undefined;
+  const data = parseJson(res.text);
+  if (!res.ok) throw googleStatusError(res, data, what);
+  const body = jsonObject("Resource Manager projects.get", data);
+  const number = typeof body.name === "string" ? body.name.split("/")[1] : undefined;
   if (!number || !/^\d+$/.test(number)) {
     throw new Error("Cloud Resource Manager returned no project number");
   }

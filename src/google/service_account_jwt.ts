@@ -1,4 +1,6 @@
 import { fetchWithDeadline } from "../http/deadline_fetch.ts";
+import { checkTokenGrant, jsonObject } from "./google_answers.ts";
+import { googleStatusError } from "./google_status.ts";
 
 /** The audience Google requires in a JWT-bearer assertion, whatever host the request goes to. */
 export const GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token";
@@ -12,8 +14,8 @@ function base64url(bytes: Uint8Array | string): string {
 
 async function importPrivateKey(pem: string): Promise<CryptoKey> {
   const body = pem.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, "").replace(/\s+/g, "");
-  const der = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
   try {
+    const der = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
     return await crypto.subtle.importKey(
       "pkcs8",
       der,
@@ -22,7 +24,10 @@ async function importPrivateKey(pem: string): Promise<CryptoKey> {
       ["sign"],
     );
   } catch {
-    throw new Error("the service account private_key is not a PKCS#8 RSA key");
+    throw new Error(
+      "the service account private_key is not a PKCS#8 RSA key (create a new key with " +
+        "`gcloud iam service-accounts keys create`)",
+    );
   }
 }
 
@@ -57,6 +62,7 @@ export async function exchangeAssertion(
   assertion: string,
   timeoutMs: number,
   nowMs: () => number,
+  fetchFn?: typeof fetch,
 ): Promise<{ access_token: string; expiry_date: number }> {
   const res = await fetchWithDeadline(tokenUrl, {
     method: "POST",
@@ -67,19 +73,15 @@ export async function exchangeAssertion(
     }),
     timeoutMs,
     what: "exchanging the service account assertion",
+    fetchFn,
   });
-  let body: Record<string, unknown> = {};
+  let data: unknown = res.text;
   try {
-    body = JSON.parse(res.text);
-  } catch { /* reported below */ }
-  if (!res.ok) {
-    const detail = [body.error, body.error_description].filter(Boolean).join(": ") ||
-      `HTTP ${res.status}`;
-    throw new Error(`service account token exchange failed: ${detail}`);
-  }
-  if (typeof body.access_token !== "string") {
-    throw new Error("service account token exchange returned no access_token");
-  }
-  const expiresIn = typeof body.expires_in === "number" ? body.expires_in : 3600;
-  return { access_token: body.access_token, expiry_date: nowMs() + expiresIn * 1000 };
+    data = JSON.parse(res.text);
+  } catch { /* a string: reported below */ }
+  if (!res.ok) throw googleStatusError(res, data, "exchanging the service account assertion");
+  // Expiry is dated from when the answer arrived, not from when the request left.
+  const arrived = nowMs();
+  const grant = checkTokenGrant(jsonObject("OAuth2 token", data));
+  return { access_token: grant.accessToken, expiry_date: arrived + grant.expiresIn * 1000 };
 }

@@ -24,7 +24,7 @@ Deno.test("resetNext: the connection closes with no answer; the next call on a n
   );
 });
 
-Deno.test("hangNext: no answer until the client aborts; the handler then ends (no timer left)", async () => {
+Deno.test("hangNext: no answer until the client aborts; then the held connection is let go", async () => {
   await using emu = await startEmulator();
   emu.faults.hangNext("generateAccessToken");
   const user = await engineerToken(emu);
@@ -36,17 +36,21 @@ Deno.test("hangNext: no answer until the client aborts; the handler then ends (n
     signal: controller.signal,
   });
   const until = Date.now() + 5_000;
-  while (emu.calls("generateAccessToken") === 0 && Date.now() < until) {
+  while (emu.heldConnections() === 0 && Date.now() < until) {
     await new Promise((r) => setTimeout(r, 5));
   }
+  assert.equal(emu.heldConnections(), 1);
   controller.abort();
   await assert.rejects(pending);
-  // The hung handler notices the client left and logs "no answer".
-  const hung = () => emu.requests().filter((e) => e.api === "generateAccessToken");
-  while (hung().length === 0 && Date.now() < until) {
+  while (emu.heldConnections() > 0 && Date.now() < until) {
     await new Promise((r) => setTimeout(r, 5));
   }
-  assert.deepEqual(hung().map((e) => [e.status, e.fault]), [[0, "hang"]]);
+  assert.equal(emu.heldConnections(), 0, "the client's leaving released the connection");
+  const hung = emu.requests().filter((e) => e.api === "generateAccessToken");
+  assert.deepEqual(hung.map((e) => [e.status, e.fault]), [[0, "hang"]]);
+  // The next call is answered.
+  const ok = await postJson(iamUrl(emu, SA, "generateAccessToken"), { scope: [CLOUD] }, user);
+  assert.equal(ok.status, 200);
 });
 
 Deno.test("hangNext: stop() ends a hung call at once", async () => {

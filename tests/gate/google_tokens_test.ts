@@ -3,60 +3,8 @@
  * the same code path that talks to Google in production, with only the base URL swapped.
  */
 import assert from "node:assert/strict";
-import { type Emulator, startEmulator } from "../../src/emulator/mod.ts";
-import { GoogleTokenService } from "../../src/gate/google_tokens.ts";
 import { HttpError } from "../../src/errors.ts";
-import { resolveEndpoints } from "../../src/google/endpoints.ts";
-import { loadConfig } from "../../src/cli/config.ts";
-import { systemClock } from "../../src/clock.ts";
-
-const DEV = "dev-runner@demo-project.iam.gserviceaccount.com";
-const KEY_SA = "ci-key@demo-project.iam.gserviceaccount.com";
-const ADC_TARGET = "adc-target@demo-project.iam.gserviceaccount.com";
-
-async function world(
-  fn: (ctx: {
-    emulator: Emulator;
-    dir: string;
-    service: (adc: unknown, timeoutMs?: number) => Promise<GoogleTokenService>;
-  }) => Promise<void>,
-) {
-  const emulator = await startEmulator({
-    projects: [{ id: "demo-project", number: "123456789012" }],
-    serviceAccounts: [
-      { email: DEV, impersonators: ["engineer@example.com", KEY_SA, ADC_TARGET] },
-      { email: KEY_SA },
-      { email: ADC_TARGET, impersonators: ["engineer@example.com"] },
-    ],
-  });
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn({
-      emulator,
-      dir,
-      service: async (adc, timeoutMs) => {
-        const path = `${dir}/adc.json`;
-        await Deno.writeTextFile(path, JSON.stringify(adc));
-        const config = loadConfig({
-          flags: { google_api_base: emulator.baseUrl },
-          env: { HOME: dir },
-        });
-        return new GoogleTokenService({
-          projectId: "demo-project",
-          serviceAccount: DEV,
-          endpoints: resolveEndpoints(config),
-          env: { GOOGLE_APPLICATION_CREDENTIALS: path, HOME: dir },
-          clock: systemClock,
-          hostname: "laptop-1",
-          timeoutMs,
-        });
-      },
-    });
-  } finally {
-    await emulator.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { ADC_TARGET, DEV, KEY_SA, world } from "./google_world.ts";
 
 function decodeJwt(jwt: string): Record<string, unknown> {
   const part = jwt.split(".")[1].replaceAll("-", "+").replaceAll("_", "/");
@@ -155,7 +103,8 @@ Deno.test("a missing or malformed ADC file is a clear error that quotes no secre
     await Deno.remove(`${dir}/adc.json`);
     const missing = await tokens.devToken(["a"], 600).catch((e) => e);
     assert.equal(missing.code, "credentials_expired");
-    assert.match(missing.message, /Could not load the default credentials/);
+    assert.match(missing.message, /Could not load the default credentials: <the ADC file> does/);
+    assert.ok(!missing.message.includes(dir), missing.message);
     const secret = emulator.authorizedUserAdc().refresh_token;
     await Deno.writeTextFile(
       `${dir}/adc.json`,
@@ -163,24 +112,30 @@ Deno.test("a missing or malformed ADC file is a clear error that quotes no secre
     );
     const broken = await tokens.devToken(["a"], 600).catch((e) => e);
     assert.equal(broken.status, 500);
-    assert.match(broken.message, /adc.json: not valid JSON/);
+    assert.equal(broken.code, "adc_invalid");
+    assert.match(broken.message, /Application Default Credentials are unusable: .*not valid JSON/);
     assert.ok(!broken.message.includes(secret));
+    assert.ok(!broken.message.includes(dir), "the host path stays in the gate's log");
+    assert.match(broken.logDetail, new RegExp(`${dir}/adc.json: not valid JSON`));
     await Deno.writeTextFile(`${dir}/adc.json`, JSON.stringify({ type: "external_account" }));
     const odd = await tokens.devToken(["a"], 600).catch((e) => e);
     assert.match(odd.message, /unsupported credential type "external_account"/);
   }));
 
-Deno.test("Google errors become 500s with the reason; a stalled body hits the deadline", () =>
+Deno.test("Google refusals become 502s with the reason and the fix; a stalled body hits the deadline", () =>
   world(async ({ emulator, service }) => {
     const tokens = await service(emulator.authorizedUserAdc(), 500);
     emulator.faults.failNext("generateAccessToken", 3, 403, "Permission denied on resource");
     const denied = await tokens.devToken(["a"], 600).catch((e) => e);
-    assert.equal(denied.status, 500);
-    assert.match(denied.message, /minting a dev token failed: .*Permission denied on resource/);
+    assert.equal(denied.status, 502);
+    assert.equal(denied.code, "google_refused");
+    assert.match(denied.message, /Google refused minting a dev token \(403: .*Permission denied/);
+    assert.match(denied.message, /roles\/iam.serviceAccountTokenCreator/);
     emulator.faults.clear();
     emulator.faults.stallBody("generateAccessToken", 1);
     const stalled = await tokens.devToken(["c"], 600).catch((e) => e);
-    assert.match(stalled.message, /timed out after 500 ms while minting a dev token/);
+    assert.equal(stalled.status, 504);
+    assert.match(stalled.message, /did not answer in time while minting a dev token/);
     const retry = await tokens.devToken(["c"], 600);
     assert.match(retry.accessToken, /^ya29\./, "the failed mint freed its single-flight slot");
   }));
