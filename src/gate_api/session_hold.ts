@@ -3,8 +3,10 @@
  * on approval the gate answers `application/x-ndjson`: the usual session JSON as the first line,
  * then a heartbeat line every {@link HOLD_HEARTBEAT_MS}. The session lives only while that
  * connection does: when it closes (with-prod exited, was killed, or its host went away) the gate
- * revokes the session. Clients that do not send the header get gcp-authcalator's plain JSON answer
- * and a session bounded by its TTL only.
+ * revokes the session. When the gate ends the session itself it writes one last line,
+ * `{"status":"<why>"}` (`ended`: expired or deleted; `revoked` with a `reason`: the gate is
+ * stopping), then closes the stream. Clients that do not send the header get gcp-authcalator's
+ * plain JSON answer and a session bounded by its TTL only.
  * @module
  */
 
