@@ -3,7 +3,8 @@
  * not use, then loads only the module of the command asked for.
  * @module
  */
-import { findCommand } from "./cli/commands.ts";
+import { COMMANDS, findCommand } from "./cli/commands.ts";
+import { didYouMean } from "./cli/suggest.ts";
 import { parseCommandArgs } from "./cli/args.ts";
 import { commandHelp, toolHelp } from "./cli/help.ts";
 import { messageOf, UsageError } from "./errors.ts";
@@ -31,7 +32,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const spec = findCommand(name);
   if (!spec) {
-    console.error(`error: unknown command '${name}'\n\n${toolHelp()}`);
+    const hint = didYouMean(name, COMMANDS.map((c) => c.name));
+    console.error(`error: unknown command '${name}'${hint}\n\n${toolHelp()}`);
     return EXIT_USAGE;
   }
   revokeUnusedKinds(COMMAND_ROLES[spec.name]);

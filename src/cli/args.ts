@@ -1,6 +1,7 @@
 import { CONFIG_KEYS, flagName } from "./config_keys.ts";
-import type { CommandSpec } from "./commands.ts";
+import { COMMANDS, type CommandSpec } from "./commands.ts";
 import { UsageError } from "../errors.ts";
+import { didYouMean } from "./suggest.ts";
 
 /** The result of parsing one subcommand's arguments. */
 export interface ParsedArgs {
@@ -15,11 +16,18 @@ export interface ParsedArgs {
 
 type OptionSpec = { type: "string" | "boolean"; short?: string; multiple?: boolean };
 
+/** The config keys `spec` takes as flags (every key when the spec does not narrow them). */
+export function configKeysOf(spec: CommandSpec): typeof CONFIG_KEYS {
+  if (!spec.loadsConfig) return [];
+  const wanted = spec.configKeys;
+  return wanted ? CONFIG_KEYS.filter((k) => wanted.includes(k.key)) : CONFIG_KEYS;
+}
+
 function optionTable(spec: CommandSpec): Record<string, OptionSpec> {
   const options: Record<string, OptionSpec> = { help: { type: "boolean", short: "h" } };
   if (spec.loadsConfig) {
     options.config = { type: "string", short: "c" };
-    for (const key of CONFIG_KEYS) {
+    for (const key of configKeysOf(spec)) {
       const opt: OptionSpec = { type: key.kind === "bool" ? "boolean" : "string" };
       if (key.short) opt.short = key.short;
       if (key.kind === "record") opt.multiple = true;
@@ -73,7 +81,7 @@ export function parseCommandArgs(spec: CommandSpec, args: string[]): ParsedArgs 
   const configFlags: Record<string, unknown> = {};
   const flags: ParsedArgs["flags"] = {};
   if (spec.loadsConfig) {
-    for (const key of CONFIG_KEYS) {
+    for (const key of configKeysOf(spec)) {
       const value = values[flagName(key.key)];
       if (value !== undefined) configFlags[key.key] = value;
     }
@@ -86,6 +94,16 @@ export function parseCommandArgs(spec: CommandSpec, args: string[]): ParsedArgs 
     configFlags,
     configPath: values.config as string | undefined,
   };
+}
+
+/** Why `--name` is unknown here: a likely typo, or a config key another command takes. */
+function unknownHint(name: string, options: Record<string, OptionSpec>): string {
+  const typo = didYouMean(name, Object.keys(options), "--");
+  if (typo) return typo;
+  const owners = COMMANDS.filter((c) =>
+    c.flags.some((f) => f.name === name) || configKeysOf(c).some((k) => flagName(k.key) === name)
+  ).map((c) => c.name);
+  return owners.length ? ` (a flag of ${owners.join(", ")}, not of this command)` : "";
 }
 
 /**
@@ -118,7 +136,9 @@ function scan(
       const eq = arg.indexOf("=");
       name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
       inline = eq >= 0 ? arg.slice(eq + 1) : undefined;
-      if (!options[name]) throw new UsageError(`unknown flag --${name}`);
+      if (!options[name]) {
+        throw new UsageError(`unknown flag --${name}${unknownHint(name, options)}`);
+      }
     } else {
       name = byShort.get(arg[1]);
       if (!name) throw new UsageError(`unknown flag ${arg.slice(0, 2)}`);

@@ -33,15 +33,54 @@ export interface CommandSpec {
   summary: string;
   /** Usage line after `authcalator <name>`. */
   usage: string;
-  /** Whether the command reads configuration (and so accepts every config flag and --config). */
+  /** Whether the command reads configuration (and so accepts --config and its config flags). */
   loadsConfig: boolean;
+  /**
+   * The config keys this command takes as flags and lists in its help (every key when absent).
+   * Any key may still come from GCP_AUTHCALATOR_<KEY> or the TOML file, shared between roles.
+   */
+  configKeys?: readonly string[];
+  /** Config keys (or flag names) the command cannot run without, marked in its help. */
+  required?: readonly string[];
   flags: FlagSpec[];
   /** Positional arguments accepted: a fixed maximum, or "command" for `-- cmd …`. */
   positionals: number | "command";
   /** Extra paragraphs of help. */
   details?: string;
+  /** Example command lines (after `authcalator `), shown at the end of the help. */
+  examples?: readonly string[];
   load: () => Promise<CommandModule>;
 }
+
+/** The config keys the gate takes as flags: its own, never the container side's. */
+const GATE_KEYS = [
+  "project_id",
+  "service_account",
+  "socket_path",
+  "admin_socket_path",
+  "gate_tls_port",
+  "tls_dir",
+  "pam_policy",
+  "pam_allowed_policies",
+  "pam_location",
+  "token_ttl_seconds",
+  "pam_grant_ttl_seconds",
+  "session_ttl_seconds",
+  "operator_socket_path",
+  "operator_socket_group",
+  "auto_approve_pam_policies",
+  "agent_uid",
+  "google_api_base",
+  "oauth2_api_base",
+  "iamcredentials_api_base",
+  "cloudresourcemanager_api_base",
+  "privilegedaccessmanager_api_base",
+  "audit_required",
+  "audit_max_bytes",
+  "audit_max_files",
+  "log_level",
+  "log_format",
+] as const;
 
 /** Every subcommand; the loaders are dynamic imports so kube-token never loads the gate. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -63,6 +102,12 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
     ],
     positionals: 0,
+    configKeys: GATE_KEYS,
+    required: ["project_id", "service_account"],
+    examples: [
+      "gate --project-id my-project --service-account dev-runner@my-project.iam.gserviceaccount.com",
+      "gate --config ~/.config/authcalator/gate.toml",
+    ],
     load: () => import("../commands/gate.ts"),
   },
   {
@@ -79,6 +124,19 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
     ],
     positionals: 0,
+    configKeys: [
+      "project_id",
+      "service_account",
+      "socket_path",
+      "port",
+      "scopes",
+      "gate_url",
+    ],
+    required: ["project_id"],
+    examples: [
+      "metadata-proxy --project-id my-project --socket-path /run/authcalator/gate.sock",
+      "metadata-proxy --port 0   # any free port; it prints the one it took",
+    ],
     load: () => import("../commands/metadata_proxy.ts"),
   },
   {
@@ -93,6 +151,22 @@ export const COMMANDS: readonly CommandSpec[] = [
       help: "target project for this run only",
     }],
     positionals: "command",
+    configKeys: [
+      "project_id",
+      "socket_path",
+      "scopes",
+      "quota_project",
+      "no_quota_project",
+      "env",
+      "pam_policy",
+      "token_ttl_seconds",
+      "session_ttl_seconds",
+      "gate_url",
+    ],
+    examples: [
+      "with-prod -- gcloud projects describe my-prod-project",
+      "with-prod --project my-prod-project -- kubectl get pods",
+    ],
     load: () => import("../commands/with_prod.ts"),
   },
   {
@@ -102,6 +176,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     loadsConfig: true,
     flags: [],
     positionals: 1,
+    configKeys: ["admin_socket_path"],
+    examples: ["pending", "pending 0123456789abcdef0123456789abcdef"],
     load: () => import("../commands/pending.ts"),
   },
   {
@@ -111,6 +187,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     loadsConfig: true,
     flags: [{ name: "yes", type: "boolean", help: "approve without the typed confirmation" }],
     positionals: 1,
+    configKeys: ["admin_socket_path"],
+    examples: ["approve 0123456789abcdef0123456789abcdef"],
     load: () => import("../commands/approve.ts"),
   },
   {
@@ -120,6 +198,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     loadsConfig: true,
     flags: [],
     positionals: 1,
+    configKeys: ["admin_socket_path"],
+    examples: ["deny 0123456789abcdef0123456789abcdef"],
     load: () => import("../commands/deny.ts"),
   },
   {
@@ -129,6 +209,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     loadsConfig: false,
     flags: [],
     positionals: 0,
+    examples: ["kube-token   # kubectl runs this; see kube-setup"],
     load: () => import("../commands/kube_token.ts"),
   },
   {
@@ -143,6 +224,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       help: "absolute path kubectl runs (default: this authcalator executable)",
     }],
     positionals: 0,
+    examples: ["kube-setup", "kube-setup --command /usr/local/bin/authcalator"],
     load: () => import("../commands/kube_setup.ts"),
   },
   {
@@ -164,6 +246,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
     ],
     positionals: 0,
+    examples: ["emulator --port 0 --write-adc /tmp/adc.json"],
     load: () => import("../commands/emulator.ts"),
   },
   {
@@ -173,6 +256,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     loadsConfig: true,
     flags: [],
     positionals: 1,
+    examples: [
+      "permissions gate --config ~/.config/authcalator/gate.toml",
+      "permissions kube-token",
+    ],
     load: () => import("../commands/permissions.ts"),
   },
   {
@@ -182,6 +269,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     loadsConfig: false,
     flags: [],
     positionals: 0,
+    examples: ["version"],
     load: () => import("../commands/version.ts"),
   },
 ];

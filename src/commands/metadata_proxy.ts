@@ -97,6 +97,13 @@ export async function run(invocation: Invocation): Promise<number> {
     server = Deno.serve({ hostname: bind, port, onListen() {} }, handler);
   } catch (err) {
     gate.close();
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new Error(
+        `port ${port} on ${bind} is already in use (another metadata-proxy?): pick another with ` +
+          "--port N (or GCP_AUTHCALATOR_PORT, or port in the config file; 0 = any free port) and " +
+          "point GCE_METADATA_HOST at it",
+      );
+    }
     throw err;
   }
   port = server.addr.port;

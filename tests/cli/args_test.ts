@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { parseCommandArgs } from "../../src/cli/args.ts";
+import { configKeysOf, parseCommandArgs } from "../../src/cli/args.ts";
+import { CONFIG_KEYS } from "../../src/cli/config_keys.ts";
+import { didYouMean, editDistance, nearest } from "../../src/cli/suggest.ts";
 import { findCommand } from "../../src/cli/commands.ts";
 import { UsageError } from "../../src/errors.ts";
 
@@ -9,7 +11,7 @@ Deno.test("flag forms: --name value, --name=value, -x value, -xvalue, booleans, 
   const a = parseCommandArgs(cmd("with-prod"), [
     "--project-id",
     "p1",
-    "--port=9000",
+    "--token-ttl-seconds=900",
     "-e",
     "A=1",
     "-eB=2",
@@ -22,7 +24,7 @@ Deno.test("flag forms: --name value, --name=value, -x value, -xvalue, booleans, 
   ]);
   assert.deepEqual(a.configFlags, {
     project_id: "p1",
-    port: "9000",
+    token_ttl_seconds: "900",
     env: ["A=1", "B=2", "C=3"],
     no_quota_project: true,
   });
@@ -65,10 +67,23 @@ Deno.test("bad forms are usage errors with clear messages", () => {
     ["gate", ["--nope"], /^unknown flag --nope$/],
     ["gate", ["-z"], /^unknown flag -z$/],
     ["gate", ["--project-id"], /^option --project-id needs a value$/],
-    ["gate", ["-p"], /^option -p, --port needs a value$/],
+    ["metadata-proxy", ["-p"], /^option -p, --port needs a value$/],
     ["approve", ["--yes=no"], /^option --yes does not take a value$/],
     ["approve", ["a", "b"], /^unexpected argument "b"$/],
-    ["kube-token", ["--socket-path", "/x"], /^unknown flag --socket-path$/],
+    ["kube-token", ["--socket-path", "/x"], /^unknown flag --socket-path \(a flag of /],
+    ["gate", ["--projetc-id", "p"], /^unknown flag --projetc-id \(did you mean --project-id\?\)$/],
+    ["gate", ["--service", "x"], /^unknown flag --service \(did you mean --service-account\?\)$/],
+    [
+      "gate",
+      ["--port", "1"],
+      /^unknown flag --port \(a flag of metadata-proxy, emulator, permissions, not of this command\)$/,
+    ],
+    ["approve", ["--project-id", "p"], /^unknown flag --project-id \(a flag of gate, /],
+    [
+      "metadata-proxy",
+      ["--pam-policy", "x"],
+      /^unknown flag --pam-policy \(a flag of gate, with-prod, permissions, not of this command\)$/,
+    ],
   ];
   for (const [name, args, pattern] of cases) {
     assert.throws(
@@ -82,4 +97,33 @@ Deno.test("bad forms are usage errors with clear messages", () => {
 Deno.test("-h and --help ask for help", () => {
   assert.equal(parseCommandArgs(cmd("gate"), ["-h"]).help, true);
   assert.equal(parseCommandArgs(cmd("kube-token"), ["--help"]).help, true);
+});
+
+Deno.test("each command takes only its own config keys as flags", () => {
+  assert.deepEqual(configKeysOf(cmd("approve")).map((k) => k.key), ["admin_socket_path"]);
+  assert.deepEqual(configKeysOf(cmd("kube-token")), []);
+  const gate = configKeysOf(cmd("gate")).map((k) => k.key);
+  for (const key of ["project_id", "service_account", "socket_path", "admin_socket_path"]) {
+    assert.ok(gate.includes(key), key);
+  }
+  for (const key of ["port", "gate_url", "tls_bundle", "env"]) assert.ok(!gate.includes(key), key);
+  const proxy = configKeysOf(cmd("metadata-proxy")).map((k) => k.key);
+  assert.ok(proxy.includes("port") && !proxy.includes("admin_socket_path"));
+  // permissions computes any role's flags, so it takes every key.
+  assert.equal(configKeysOf(cmd("permissions")).length, CONFIG_KEYS.length);
+});
+
+Deno.test("nearest: typos within a third of the length, transpositions, unique prefixes", () => {
+  const names = ["gate", "metadata-proxy", "with-prod", "pending", "approve", "deny", "kube-token"];
+  assert.equal(nearest("gatee", names), "gate");
+  assert.equal(nearest("aprove", names), "approve");
+  assert.equal(nearest("apporve", names), "approve");
+  assert.equal(nearest("metadata", names), "metadata-proxy");
+  assert.equal(nearest("kube", names), "kube-token");
+  assert.equal(nearest("frobnicate", names), undefined);
+  assert.equal(nearest("", names), undefined);
+  assert.equal(nearest("x", names), undefined);
+  assert.equal(editDistance("ab", "ba"), 1);
+  assert.equal(didYouMean("denny", names), " (did you mean deny?)");
+  assert.equal(didYouMean("zzz", names), "");
 });

@@ -26,11 +26,72 @@ Deno.test("no command: usage on stderr, exit 2", async () => {
   assert.equal(r.stdout, "");
 });
 
-Deno.test("unknown command: usage on stderr, exit 2", async () => {
+Deno.test("unknown command: the nearest name, usage on stderr, exit 2", async () => {
   const r = await runCli(["gatee"]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /error: unknown command 'gatee'/);
+  assert.match(r.stderr, /^error: unknown command 'gatee' \(did you mean gate\?\)\n/);
   assert.match(r.stderr, /usage: authcalator <command>/);
+  const far = await runCli(["frobnicate"]);
+  assert.equal(far.code, 2);
+  assert.match(far.stderr, /^error: unknown command 'frobnicate'\n/);
+  const typo = await runCli(["aprove", "abc"]);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /did you mean approve\?/);
+});
+
+Deno.test("per-command --help: only that command's flags, required ones marked, an example", async () => {
+  const approve = await runCli(["approve", "--help"]);
+  assert.equal(approve.code, 0);
+  assert.match(approve.stdout, /--admin-socket-path <path>/);
+  for (const foreign of ["--pam-policy", "--tls-dir", "--port", "--project-id", "--socket-path "]) {
+    assert.ok(!approve.stdout.includes(foreign), `approve --help lists ${foreign}`);
+  }
+  assert.match(approve.stdout, /\nexamples:\n {2}authcalator approve [0-9a-f]{32}\n?$/);
+  const gate = await runCli(["gate", "--help"]);
+  assert.equal(gate.code, 0, gate.stderr);
+  assert.match(
+    gate.stdout,
+    /--project-id <id> +GCP project id \(required: flag, GCP_AUTHCALATOR_PROJECT_ID or project_id in the file\)/,
+  );
+  assert.match(gate.stdout, /--service-account <email> .*\(required: flag, /);
+  assert.doesNotMatch(gate.stdout, /--port|--gate-url|--tls-bundle/);
+  const proxy = await runCli(["metadata-proxy", "--help"]);
+  assert.match(proxy.stdout, /--project-id <id> .*\(required/);
+  assert.doesNotMatch(proxy.stdout, /--service-account <email> .*\(required/);
+  assert.doesNotMatch(proxy.stdout, /--admin-socket-path|--pam-policy|--audit-max-bytes/);
+  // Every command's help is short and ends with an example.
+  for (const c of COMMANDS) {
+    const r = await runCli([c.name, "--help"]);
+    assert.match(r.stdout, new RegExp(`\\nexamples:\\n {2}authcalator ${c.name}`), c.name);
+    assert.ok(
+      r.stdout.split("\n").length < 60,
+      `${c.name} --help is ${r.stdout.split("\n").length} lines`,
+    );
+  }
+});
+
+Deno.test("usage errors exit 2 for every command (approve/deny without an id included)", async () => {
+  const cases: [string[], RegExp][] = [
+    [["approve"], /missing the pending request ID/],
+    [["deny"], /missing the pending request ID|request ID/],
+    [["with-prod", "--project", "p"], /with-prod requires a command to wrap/],
+    [["metadata-proxy", "--port", "99999"], /port/],
+    [["emulator", "--port", "x"], /port/],
+    [["kube-token", "extra"], /unexpected argument "extra"/],
+    [["kube-setup", "--command"], /option --command needs a value/],
+    [["kube-setup", "--command", "relative/authcalator"], /--command must be an absolute path/],
+    [["permissions"], /a role is required/],
+    [["pending", "a", "b"], /unexpected argument "b"/],
+    [["version", "--verbose"], /unknown flag --verbose/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = await runCli(args, {
+      env: { HOME: "/nonexistent", XDG_RUNTIME_DIR: "/nonexistent" },
+    });
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, pattern, args.join(" "));
+    assert.match(r.stderr, new RegExp(`Run 'authcalator ${args[0]} --help' for usage`));
+  }
 });
 
 Deno.test("every command has --help on stdout, exit 0", async () => {
@@ -64,7 +125,7 @@ Deno.test("configuration errors exit 2 and name the key", async () => {
     const r = await runCli(["gate", "--config", `${dir}/c.toml`]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /bogus_key: unknown key/);
-    const r2 = await runCli(["gate", "--port", "x"]);
+    const r2 = await runCli(["metadata-proxy", "--port", "x"]);
     assert.equal(r2.code, 2);
     assert.match(r2.stderr, /port: must be a whole number/);
   } finally {
