@@ -43,6 +43,9 @@ for (const [code, approved] of [[0, true], [1, false]] as const) {
         ?.[1];
       assert.ok(pairing, stdin);
       assert.ok(wp.output().includes(`pairing code ${pairing}`), "with-prod printed the same code");
+      // The gate's kernel-peer listener saw with-prod itself, whose argv ends with the command.
+      assert.match(stdin, /\nRequested by: uid \d+, pid \d+, \/\S+\n/);
+      assert.match(stdin, /\nCommand check: the requester's kernel argv ends with the reported/);
       assert.match(
         stdin,
         /^Grant prod-level GCP access to engineer@example\.com\?\n\nPairing code: .*\nRequested by: [^\n]+\n[\s\S]*\nFull command as reported by the client \(4 arguments\):\n/,
