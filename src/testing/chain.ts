@@ -113,6 +113,12 @@ export interface ChainOptions {
   gateEnv?: Record<string, string>;
   /** Deno flags of the gate; default its pinned flags. */
   gatePermissions?: string[];
+  /**
+   * A host-side launcher script run instead of `authcalator gate` (the devcontainer recipe's):
+   * it gets the gate's settings as a TOML file named by AUTHCALATOR_GATE_CONFIG, and the
+   * `authcalator` executable to use in AUTHCALATOR.
+   */
+  gateLauncher?: { script: string; authcalator: string };
   /** An installed `authcalator` to run every role with, instead of `deno run` on this checkout. */
   executable?: string;
   /** Each role's output lines. */
@@ -195,7 +201,11 @@ export async function startChain(options: ChainOptions): Promise<Chain> {
       XDG_RUNTIME_DIR: runDir,
       ...options.gateEnv,
     });
-    const startGate = async () => (await run("gate", gateArgs, gateEnv, READY.gate)).proc;
+    const startGate = options.gateLauncher
+      ? () =>
+        launchGateScript(options.gateLauncher!, gateArgs, gateEnv, dir, lines("gate"))
+          .then((proc) => (started.push(proc), proc))
+      : async () => (await run("gate", gateArgs, gateEnv, READY.gate)).proc;
     let gate = await startGate();
     let proxy: RunningProcess | undefined;
     let proxyUrl: string | undefined;
@@ -247,6 +257,49 @@ export async function startChain(options: ChainOptions): Promise<Chain> {
     };
   } catch (err) {
     await stop();
+    throw err;
+  }
+}
+
+/** `--flag value` pairs as TOML `flag = "value"` lines (the gate's flags are all strings here). */
+function tomlOf(args: string[]): string {
+  const lines: string[] = [];
+  for (let i = 0; i + 1 < args.length; i += 2) {
+    if (!args[i].startsWith("--")) throw new Error(`not a flag: ${args[i]}`);
+    lines.push(`${args[i].slice(2).replaceAll("-", "_")} = ${JSON.stringify(args[i + 1])}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** Runs a host-side gate launcher script with the gate's settings in a TOML file. */
+async function launchGateScript(
+  launcher: { script: string; authcalator: string },
+  gateArgs: string[],
+  env: Record<string, string>,
+  dir: string,
+  onLine: LineSink | undefined,
+): Promise<RunningProcess> {
+  const config = `${dir}/gate.toml`;
+  await Deno.writeTextFile(config, tomlOf(gateArgs), { mode: 0o600 });
+  const child = new Deno.Command("/bin/sh", {
+    args: [launcher.script],
+    env: {
+      ...env,
+      AUTHCALATOR_GATE_CONFIG: config,
+      AUTHCALATOR: launcher.authcalator,
+      DENO: Deno.execPath(),
+    },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const proc = watchProcess(child, onLine);
+  try {
+    await proc.waitFor(READY.gate, READY_TIMEOUT_MS);
+    return proc;
+  } catch (err) {
+    await proc.stop("SIGKILL");
     throw err;
   }
 }
