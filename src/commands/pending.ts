@@ -9,7 +9,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import { UsageError } from "../errors.ts";
 import { argumentCount, sanitizeText } from "../gate/command_display.ts";
 import { PENDING_ID, type PendingRequestJson } from "../gate/pending.ts";
-import { requesterLines } from "../gate/requester.ts";
+import { type CommandCheckStatus, requesterLines, type RequesterView } from "../gate/requester.ts";
 import { DeadlineError, fetchWithDeadline } from "../http/deadline_fetch.ts";
 
 /** Every admin request's whole-response deadline. */
@@ -148,10 +148,7 @@ export function renderRequest(request: PendingRequestJson, clock: Clock): string
     `Email:    ${s(request.email)}`,
   ];
   // The requester as the kernel reported it to the gate; MISMATCH and UNVERIFIED stand out.
-  const requester = request.requester && typeof request.requester === "object"
-    ? request.requester
-    : undefined;
-  for (const line of requesterLines(requester)) out.push(s(line));
+  for (const line of requesterLines(requesterFromWire(request.requester))) out.push(s(line));
   if (request.pamPolicy) out.push(`PAM:      ${s(request.pamPolicy)}`);
   out.push(`Expires:  ${s(request.expiresAt)} (${secondsLeft(request, clock)}s left)`);
   const command = request.command;
@@ -166,6 +163,46 @@ export function renderRequest(request: PendingRequestJson, clock: Clock): string
     for (const line of command.lines) out.push(s(line));
   }
   return out.join("\n");
+}
+
+/**
+ * Rebuilds a requester from the admin socket's JSON, keeping only well-typed fields, so a gate that
+ * sends something odd gets an "UNVERIFIED"/"unavailable" line, never a crash or a claim of a match.
+ */
+export function requesterFromWire(value: unknown): RequesterView | undefined {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return undefined;
+  const v = value as Record<string, unknown>;
+  const int = (x: unknown) => Number.isSafeInteger(x) ? x as number : undefined;
+  const str = (x: unknown) => typeof x === "string" ? x : undefined;
+  const check = v.check && typeof v.check === "object" ? v.check as Record<string, unknown> : {};
+  const status = ["match", "mismatch", "unverified", "not_reported"].includes(String(check.status))
+    ? check.status as CommandCheckStatus
+    : "unverified";
+  const argv = v.argv && typeof v.argv === "object" ? v.argv as Record<string, unknown> : undefined;
+  const lines = Array.isArray(argv?.lines) ? argv.lines.map((l) => String(l)) : undefined;
+  const view: RequesterView = {
+    verified: v.verified === true,
+    reason: str(v.reason),
+    uid: int(v.uid),
+    pid: int(v.pid),
+    namespacePid: int(v.namespacePid),
+    exe: str(v.exe),
+    argvExact: v.argvExact === false ? false : undefined,
+    check: {
+      status,
+      detail: str(check.detail) ?? "the gate did not say how the command compares",
+    },
+  };
+  if (lines) {
+    view.argv = {
+      argv: [],
+      lines,
+      summary: "",
+      totalArgs: int(argv?.totalArgs) ?? lines.length,
+      capped: argv?.capped === true,
+    };
+  }
+  return view;
 }
 
 /** What a CLI run prints to and reads from (injected by tests). */

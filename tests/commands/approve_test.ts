@@ -7,7 +7,13 @@ import { describeCommand } from "../../src/gate/command_display.ts";
 import { PendingQueue } from "../../src/gate/pending.ts";
 import { approveCommand, type ConfirmInput } from "../../src/commands/approve.ts";
 import { denyCommand } from "../../src/commands/deny.ts";
-import { type AdminCall, pendingCommand } from "../../src/commands/pending.ts";
+import {
+  type AdminCall,
+  pendingCommand,
+  renderRequest,
+  requesterFromWire,
+} from "../../src/commands/pending.ts";
+import type { PendingRequestJson } from "../../src/gate/pending.ts";
 import { describeRequester } from "../../src/gate/requester.ts";
 import { runCli } from "../helpers/cli.ts";
 import { denoDirEnv } from "../e2e/prod_stack.ts";
@@ -351,4 +357,32 @@ Deno.test("real processes: pending, approve --yes and deny over a Unix admin soc
   assert.equal(gone.code, 1);
   assert.match(gone.stderr, /^error: could not connect to the admin socket at .*admin\.sock \(/);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a malformed requester on the wire renders as unverified, never crashes", () => {
+  const clock = new FakeTimers().clock;
+  const base = {
+    id: "a".repeat(32),
+    email: "e@x.com",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    expiresAt: "2026-01-01T00:02:00.000Z",
+  };
+  const forms: unknown[] = [
+    null,
+    "pid 1",
+    [],
+    { verified: "yes", pid: "1" },
+    { verified: true, check: "match", argv: { lines: "nope" } },
+    { verified: true, pid: 1.5, uid: -0, exe: 42, check: { status: "bogus", detail: 7 } },
+    { verified: true, pid: 3, argv: { lines: [1, "\u001b[2K"], totalArgs: "x" } },
+  ];
+  for (const requester of forms) {
+    const text = renderRequest({ ...base, requester } as unknown as PendingRequestJson, clock);
+    assert.match(text, /\nRequested by: /, JSON.stringify(requester));
+    assert.ok(!text.includes("\u001b"), "control characters never reach the terminal");
+    assert.ok(!/Command check: the requester's kernel argv ends with/.test(text));
+  }
+  const view = requesterFromWire({ verified: true, pid: 3, check: { status: "bogus" } })!;
+  assert.equal(view.check.status, "unverified");
+  assert.equal(requesterFromWire("x"), undefined);
 });
