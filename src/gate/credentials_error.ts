@@ -212,7 +212,7 @@ export function googleFailure(
   if (malformed) {
     return fail(
       502,
-      `${malformed.message} while ${what}; nothing was cached, retry. If it persists, ` +
+      `${malformed.description} while ${what}; nothing was cached, retry. If it persists, ` +
         "something between the gate host and Google (a proxy?) is altering answers.",
       "google_bad_answer",
     );

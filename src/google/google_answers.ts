@@ -11,19 +11,27 @@
 export class GoogleAnswerError extends Error {
   /** The API whose answer was malformed, e.g. `generateAccessToken`. */
   readonly api: string;
+  /**
+   * The original message: google-auth-library's Impersonated prefixes `message` of whatever its
+   * source client throws ("unable to impersonate: ..."), this stays as built.
+   */
+  readonly description: string;
 
   constructor(api: string, problem: string) {
     super(`Google's ${api} answer ${problem}`);
     this.name = "GoogleAnswerError";
     this.api = api;
+    this.description = this.message;
   }
 }
 
 type Body = Record<string, unknown>;
 
-/** The body as a JSON object, or a GoogleAnswerError naming `api`. */
+/**
+ * The body as a JSON object, or a GoogleAnswerError naming `api`. Text that did not parse
+ * arrives as a string (gaxios and rest_calls.ts keep it), as does a bare JSON string.
+ */
 export function jsonObject(api: string, data: unknown): Body {
-  if (typeof data === "string") throw new GoogleAnswerError(api, "is not valid JSON");
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     throw new GoogleAnswerError(api, "is not a JSON object");
   }

@@ -1,4 +1,5 @@
 import { fetchWithDeadline } from "../http/deadline_fetch.ts";
+import { AdcError } from "./adc.ts";
 import { checkTokenGrant, jsonObject } from "./google_answers.ts";
 import { googleStatusError } from "./google_status.ts";
 
@@ -24,7 +25,7 @@ async function importPrivateKey(pem: string): Promise<CryptoKey> {
       ["sign"],
     );
   } catch {
-    throw new Error(
+    throw new AdcError(
       "the service account private_key is not a PKCS#8 RSA key (create a new key with " +
         "`gcloud iam service-accounts keys create`)",
     );
