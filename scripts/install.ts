@@ -93,12 +93,14 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   const transient = ["/tmp", "/var/tmp", Deno.env.get("TMPDIR") ?? ""].filter(Boolean);
-  const why = transienceOf(CHECKOUT, transient);
-  if (why) {
-    console.error(
-      `install: warning: the checkout ${CHECKOUT} will not last (${why}); authcalator stops ` +
-        "working when it goes",
-    );
+  for (const [what, path] of [["the checkout", CHECKOUT], ["deno", deno]]) {
+    const why = transienceOf(path, transient);
+    if (why) {
+      console.error(
+        `install: warning: ${what} ${path} may not last (${why}); authcalator stops working when ` +
+          "it goes: install deno (https://deno.land) or move the checkout, then rerun",
+      );
+    }
   }
   // Fill the module cache now, so the first kubectl call does not download anything.
   const cache = await new Deno.Command(deno, {

@@ -88,7 +88,7 @@ export function execTarget(launch: Launch): ExecTarget {
     return { command: launch.shim, args: ["kube-token"] };
   }
   throw new UnstableCommandError(
-    `kube-setup writes the \`authcalator\` command that runs it, but this is \`deno run\` of ${launch.mainModule}, ` +
-      `not an installed command. ${HINT}`,
+    `this is \`deno run\` of ${launch.mainModule}, not an installed command, and kubeconfig ` +
+      `needs the \`authcalator\` command that will run kube-token. ${HINT}`,
   );
 }

@@ -117,3 +117,27 @@ Deno.test("deno task install refuses unknown arguments with exit 2 and prints th
   assert.match(dry.stdout, /^#!\/bin\/sh\n/);
   assert.match(dry.stdout, /'--allow-net=127\.0\.0\.1,localhost,\[::1\]'/);
 });
+
+Deno.test("deno task install warns when deno itself sits in an npx cache", async () => {
+  const deno = await Deno.realPath(Deno.execPath());
+  const root = await stableTempDir("install-warn-");
+  try {
+    const out = await runExact(
+      Deno.execPath(),
+      ["run", "-A", `${ROOT}scripts/install.ts`, "--root", root],
+      { HOME: root, DENO_DIR: await denoDir() },
+    );
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, new RegExp(`^installed ${root}/bin/authcalator \\(deno: `));
+    if (/\/_npx\//.test(deno)) {
+      assert.match(
+        out.stderr,
+        /install: warning: deno \S+ may not last \(it is in an npx cache, which npm may clean at any time\)/,
+      );
+    } else {
+      assert.doesNotMatch(out.stderr, /warning: deno/);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -252,7 +252,10 @@ Deno.test("kube-setup run by `deno run` (no installed command) refuses and names
     const out = await kubeSetupFromSource(env);
     assert.equal(out.code, 1);
     assert.equal(out.stdout, "");
-    assert.match(out.stderr, /^kube-setup: .*not an installed command\. Install authcalator/);
+    assert.match(
+      out.stderr,
+      /^kube-setup: this is `deno run` of \/.*\/src\/main\.ts, not an installed command, and kubeconfig needs the `authcalator` command that will run kube-token\. Install authcalator/,
+    );
     assert.match(out.stderr, /--command PATH/);
     assert.equal(await Deno.readTextFile(kubeconfig), GKE_KUBECONFIG);
   });
