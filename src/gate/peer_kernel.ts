@@ -35,50 +35,32 @@
  */
 import type { AcceptedConnection } from "../http/conn_server.ts";
 import { type Libc, loadLibc } from "../proc/libc.ts";
+import { libcProcFS, type ProcFS } from "../proc/proc_fs.ts";
+import { describeProcess } from "../proc/process_facts.ts";
 import { type PeerEnv, type PeerIdentity, unverified } from "./peer.ts";
 
-/** The libc calls peer identification uses (a seam for tests). */
-export type PeerSys = Pick<
-  Libc,
-  | "listDir"
-  | "readLink"
-  | "readFile"
-  | "socketPath"
-  | "peerCredentials"
-  | "peerPidFd"
-  | "pidFdAlive"
-  | "close"
->;
+/** The kernel calls peer identification uses, and `/proc` to read (a seam for tests). */
+export interface PeerSys
+  extends Pick<Libc, "socketPath" | "peerCredentials" | "peerPidFd" | "pidFdAlive" | "close"> {
+  proc: ProcFS;
+}
+
+/** The real kernel through libc, or undefined where libc cannot be loaded. */
+export function libcPeerSys(): PeerSys | undefined {
+  const libc = loadLibc();
+  if (!libc) return undefined;
+  return {
+    proc: libcProcFS(libc),
+    socketPath: (fd) => libc.socketPath(fd),
+    peerCredentials: (fd) => libc.peerCredentials(fd),
+    peerPidFd: (fd) => libc.peerPidFd(fd),
+    pidFdAlive: (pidfd) => libc.pidFdAlive(pidfd),
+    close: (fd) => libc.close(fd),
+  };
+}
 
 const NO_LIBC = "peer identification needs Linux and the gate's libc (FFI) permission";
 const SOCKET_LINK = /^socket:\[(\d+)\]$/;
-
-/** The process facts read from `/proc/<pid>`. */
-export interface ProcessFacts {
-  nsPid?: number[];
-  exe?: string;
-  argv?: string[];
-}
-
-/** Reads NSpid, exe and argv of `pid`; fields that cannot be read are left out. */
-export function describeProcess(sys: PeerSys, pid: number): ProcessFacts {
-  const facts: ProcessFacts = {};
-  const status = sys.readFile(`/proc/${pid}/status`, 16 * 1024);
-  if (status) {
-    const m = /^NSpid:\s*([\d\s]+)$/m.exec(new TextDecoder().decode(status));
-    const ids = m ? m[1].trim().split(/\s+/).map(Number) : [];
-    if (ids.length > 1) facts.nsPid = ids;
-  }
-  const exe = sys.readLink(`/proc/${pid}/exe`);
-  if (exe) facts.exe = exe;
-  const cmdline = sys.readFile(`/proc/${pid}/cmdline`, 64 * 1024);
-  if (cmdline && cmdline.length > 0) {
-    const parts = new TextDecoder().decode(cmdline).split("\0");
-    if (parts[parts.length - 1] === "") parts.pop();
-    facts.argv = parts;
-  }
-  return facts;
-}
 
 /** Options of {@link KernelPeers}. */
 export interface KernelPeersOptions {
@@ -96,16 +78,18 @@ export class KernelPeers {
   /** `fd:inode` of our sockets bound to the path, as of the last look. */
   #known = new Set<string>();
 
+  /** Settles once the sockets present at construction (the listener) are known. */
+  readonly #ready: Promise<void>;
+
   constructor(path: string, options: KernelPeersOptions = {}) {
     this.#path = path;
-    this.#sys = options.sys === null ? undefined : (options.sys ?? loadLibc());
-    if (this.#sys) {
-      try {
-        this.#known = this.#ourSockets(this.#sys) ?? new Set();
-      } catch {
-        this.#sys = undefined; // e.g. not permitted after all: every peer is unverified
-      }
-    }
+    this.#sys = options.sys === null ? undefined : (options.sys ?? libcPeerSys());
+    this.#ready = this.#sys
+      ? this.#ourSockets(this.#sys).then((known) => {
+        if (known) this.#known = known;
+        else this.#sys = undefined; // e.g. not permitted after all: every peer is unverified
+      })
+      : Promise.resolve();
   }
 
   /** Whether peers can be identified here at all. */
@@ -113,13 +97,19 @@ export class KernelPeers {
     return this.#sys !== undefined;
   }
 
-  #ourSockets(sys: PeerSys): Set<string> | undefined {
-    const fds = sys.listDir("/proc/self/fd");
-    if (!fds) return undefined;
+  /** `fd:inode` of our descriptors that are sockets bound to the path; undefined if unreadable. */
+  async #ourSockets(sys: PeerSys): Promise<Set<string> | undefined> {
+    let fds: string[];
+    try {
+      fds = await sys.proc.readDir("/proc/self/fd");
+    } catch {
+      return undefined;
+    }
     const found = new Set<string>();
     for (const name of fds) {
       if (!/^\d+$/.test(name)) continue;
-      const m = SOCKET_LINK.exec(sys.readLink(`/proc/self/fd/${name}`) ?? "");
+      const link = await sys.proc.readLink(`/proc/self/fd/${name}`).catch(() => "");
+      const m = SOCKET_LINK.exec(link);
       if (!m) continue;
       if (sys.socketPath(Number(name)) === this.#path) found.add(`${name}:${m[1]}`);
     }
@@ -127,13 +117,14 @@ export class KernelPeers {
   }
 
   /** Identifies the connection just accepted; never throws. */
-  accepted(_conn?: Deno.Conn): AcceptedConnection<PeerEnv> {
+  async accepted(_conn?: Deno.Conn): Promise<AcceptedConnection<PeerEnv>> {
     const fixed = (identity: PeerIdentity) => ({ env: { peer: () => Promise.resolve(identity) } });
+    await this.#ready;
     const sys = this.#sys;
     if (!sys) return fixed(unverified(NO_LIBC));
     let now: Set<string> | undefined;
     try {
-      now = this.#ourSockets(sys);
+      now = await this.#ourSockets(sys);
     } catch {
       now = undefined;
     }
@@ -158,23 +149,23 @@ export class KernelPeers {
     };
     let memo: Promise<PeerIdentity> | undefined;
     const peer = () =>
-      memo ??= Promise.resolve().then(() => {
+      memo ??= (async () => {
         try {
-          return this.#resolve(sys, cred, pidfd);
+          return await this.#resolve(sys, cred, pidfd);
         } catch {
           return { verified: true, ...creds(cred), reason: "the client could not be described" };
         } finally {
           release();
         }
-      });
+      })();
     return { env: { peer }, closed: release };
   }
 
-  #resolve(
+  async #resolve(
     sys: PeerSys,
     cred: { pid: number; uid: number },
     pidfd: number | "unsupported" | "released",
-  ): PeerIdentity {
+  ): Promise<PeerIdentity> {
     if (cred.pid <= 0) {
       return {
         ...unverified("the client's process is outside the gate's PID namespace"),
@@ -193,7 +184,7 @@ export class KernelPeers {
         reason: "exe and argv not shown: this kernel cannot pin the client (needs Linux 6.5)",
       };
     }
-    const facts = describeProcess(sys, cred.pid);
+    const { uid: _statusUid, ...facts } = await describeProcess(sys.proc, cred.pid);
     if (!sys.pidFdAlive(pidfd)) {
       return {
         verified: true,

@@ -1,25 +1,6 @@
 /**
- * The slice of `/proc` that caller attribution reads, behind a seam so the attribution logic is
- * tested over a fake table and the real one is used only at the edge. Reading `/proc` from Deno
- * needs `--allow-all` (with-prod's role has it).
+ * with-prod's view of `/proc`: the shared seam in src/proc/proc_fs.ts (also used by the gate's
+ * kernel peer identity), re-exported here for with-prod's modules.
  * @module
  */
-
-/** Read-only access to a `/proc`-shaped tree. */
-export interface ProcFS {
-  readText(path: string): Promise<string>;
-  /** Entry names of a directory. */
-  readDir(path: string): Promise<string[]>;
-  readLink(path: string): Promise<string>;
-}
-
-/** The real `/proc`. */
-export const realProcFS: ProcFS = {
-  readText: (path) => Deno.readTextFile(path),
-  async readDir(path) {
-    const names: string[] = [];
-    for await (const entry of Deno.readDir(path)) names.push(entry.name);
-    return names;
-  },
-  readLink: (path) => Deno.readLink(path),
-};
+export { type ProcFS, realProcFS } from "../proc/proc_fs.ts";

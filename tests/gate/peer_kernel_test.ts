@@ -12,6 +12,7 @@ import { Hono } from "hono";
 import { denoFlags, sampleContext } from "../../src/permissions.ts";
 import { type PeerEnv, type PeerIdentity, peerOf } from "../../src/gate/peer.ts";
 import { KernelPeers, type PeerSys } from "../../src/gate/peer_kernel.ts";
+import type { ProcFS } from "../../src/proc/proc_fs.ts";
 import { serveUnix, type UnixServer } from "../../src/gate/unix_socket.ts";
 import { baseEnv } from "../helpers/cli.ts";
 
@@ -279,7 +280,7 @@ Deno.test({
 
 // ---- The identification logic's branches, over a fake libc. ----
 
-/** A fake libc: `fds` maps descriptor → socket inode (all bound to PATH unless in `elsewhere`). */
+/** A fake kernel: `fds` maps descriptor → socket inode (all bound to PATH unless in `elsewhere`). */
 class FakeSys implements PeerSys {
   fds = new Map<number, number>();
   elsewhere = new Set<number>();
@@ -287,25 +288,30 @@ class FakeSys implements PeerSys {
   pidfd: number | undefined = 99;
   alive = true;
   files = new Map<string, string>([
-    ["/proc/4242/status", "Name:\tpython3\nNSpid:\t4242\t7\n"],
+    ["/proc/4242/status", "Name:\tpython3\nUid:\t1000\t1000\t1000\t1000\nNSpid:\t4242\t7\n"],
     ["/proc/4242/cmdline", "python3\0client.py\0"],
   ]);
   links = new Map<string, string>([["/proc/4242/exe", "/usr/bin/python3.11"]]);
   reads = 0;
   closed: number[] = [];
-  listDir(path: string) {
-    return path === "/proc/self/fd" ? [...this.fds.keys()].map(String) : undefined;
-  }
-  readLink(path: string) {
-    const m = /^\/proc\/self\/fd\/(\d+)$/.exec(path);
-    if (m) return this.fds.has(Number(m[1])) ? `socket:[${this.fds.get(Number(m[1]))}]` : undefined;
-    return this.links.get(path);
-  }
-  readFile(path: string) {
-    this.reads++;
-    const text = this.files.get(path);
-    return text === undefined ? undefined : new TextEncoder().encode(text);
-  }
+  proc: ProcFS = {
+    readDir: (path) =>
+      path === "/proc/self/fd"
+        ? Promise.resolve([...this.fds.keys()].map(String))
+        : Promise.reject(new Error("no")),
+    readLink: (path) => {
+      const m = /^\/proc\/self\/fd\/(\d+)$/.exec(path);
+      const link = m
+        ? (this.fds.has(Number(m[1])) ? `socket:[${this.fds.get(Number(m[1]))}]` : undefined)
+        : this.links.get(path);
+      return link === undefined ? Promise.reject(new Error("no")) : Promise.resolve(link);
+    },
+    readText: (path) => {
+      this.reads++;
+      const text = this.files.get(path);
+      return text === undefined ? Promise.reject(new Error("no")) : Promise.resolve(text);
+    },
+  };
   socketPath(fd: number) {
     return this.elsewhere.has(fd) ? "/elsewhere.sock" : PATH;
   }
@@ -337,7 +343,7 @@ function fakePeers(setup: (sys: FakeSys) => void = () => {}) {
 Deno.test("one new socket on our path is the accepted connection; its peer is described once", async () => {
   const { sys, peers } = fakePeers();
   sys.fds.set(7, 200);
-  const accepted = peers.accepted();
+  const accepted = await peers.accepted();
   const who = await accepted.env.peer!();
   assert.deepEqual(who, {
     verified: true,
@@ -358,34 +364,34 @@ Deno.test("one new socket on our path is the accepted connection; its peer is de
 Deno.test("zero or several new sockets: the connection stays unverified (fail closed)", async () => {
   const { sys, peers } = fakePeers();
   assert.match(
-    (await peers.accepted().env.peer!()).reason!,
+    (await (await peers.accepted()).env.peer!()).reason!,
     /ended before the gate could identify/,
   );
   sys.fds.set(7, 200);
   sys.fds.set(8, 201);
-  const both = await peers.accepted().env.peer!();
+  const both = await (await peers.accepted()).env.peer!();
   assert.equal(both.verified, false);
   assert.match(both.reason!, /several connections/);
   // Those two are now known: the next new one is attributed again.
   sys.fds.set(9, 202);
-  assert.equal((await peers.accepted().env.peer!()).verified, true);
+  assert.equal((await (await peers.accepted()).env.peer!()).verified, true);
   // A descriptor number reused by a new socket is a new connection.
   sys.fds.set(9, 203);
-  assert.equal((await peers.accepted().env.peer!()).verified, true);
+  assert.equal((await (await peers.accepted()).env.peer!()).verified, true);
 });
 
 Deno.test("no libc, no credentials, a pid outside our namespace: unverified with the reason", async () => {
   const none = new KernelPeers(PATH, { sys: null });
   assert.equal(none.supported, false);
-  assert.match((await none.accepted().env.peer!()).reason!, /needs Linux/);
+  assert.match((await (await none.accepted()).env.peer!()).reason!, /needs Linux/);
 
   const { sys, peers } = fakePeers((s) => (s.cred = undefined));
   sys.fds.set(7, 200);
-  assert.match((await peers.accepted().env.peer!()).reason!, /no peer credentials/);
+  assert.match((await (await peers.accepted()).env.peer!()).reason!, /no peer credentials/);
 
   const outside = fakePeers((s) => (s.cred = { pid: 0, uid: 1000, gid: 1000 }));
   outside.sys.fds.set(7, 200);
-  const who = await outside.peers.accepted().env.peer!();
+  const who = await (await outside.peers.accepted()).env.peer!();
   assert.equal(who.verified, false);
   assert.equal(who.uid, 1000);
   assert.match(who.reason!, /outside the gate's PID namespace/);
@@ -394,13 +400,13 @@ Deno.test("no libc, no credentials, a pid outside our namespace: unverified with
 Deno.test("without a pidfd (kernel before 6.5), or for a gone or unreadable process, no exe or argv", async () => {
   const old = fakePeers((s) => (s.pidfd = undefined));
   old.sys.fds.set(7, 200);
-  const a = await old.peers.accepted().env.peer!();
+  const a = await (await old.peers.accepted()).env.peer!();
   assert.deepEqual([a.verified, a.pid, a.exe, a.argv], [true, 4242, undefined, undefined]);
   assert.match(a.reason!, /Linux 6\.5/);
 
   const gone = fakePeers((s) => (s.alive = false));
   gone.sys.fds.set(7, 200);
-  const b = await gone.peers.accepted().env.peer!();
+  const b = await (await gone.peers.accepted()).env.peer!();
   assert.deepEqual([b.exe, b.argv], [undefined, undefined]);
   assert.match(b.reason!, /exited/);
 
@@ -409,7 +415,7 @@ Deno.test("without a pidfd (kernel before 6.5), or for a gone or unreadable proc
     s.links.clear();
   });
   hidden.sys.fds.set(7, 200);
-  const c = await hidden.peers.accepted().env.peer!();
+  const c = await (await hidden.peers.accepted()).env.peer!();
   assert.equal(c.verified, true);
   assert.match(c.reason!, /not readable/);
 });
@@ -417,7 +423,7 @@ Deno.test("without a pidfd (kernel before 6.5), or for a gone or unreadable proc
 Deno.test("a connection closed before its lookup releases the pidfd; a late lookup says so", async () => {
   const { sys, peers } = fakePeers();
   sys.fds.set(7, 200);
-  const accepted = peers.accepted();
+  const accepted = await peers.accepted();
   accepted.closed?.();
   assert.deepEqual(sys.closed, [99]);
   const who = await accepted.env.peer!();
