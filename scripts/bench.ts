@@ -163,7 +163,7 @@ async function startup(chain: Chain, dir: string) {
         args: ["run", "--no-config", empty],
       },
       {
-        label: "kube-token as kube-setup writes it (entry point)",
+        label: "kube-token as kube-setup writes it (installed `authcalator kube-token`)",
         command: written.command,
         args: written.args,
       },
