@@ -30,6 +30,13 @@ export interface GoogleTokenServiceOptions {
   timeoutMs?: number;
 }
 
+/**
+ * Bounds of the dev-token cache, keyed by (scope set, TTL) which clients choose freely: 256
+ * tokens (~2 KB each, well under 1 MB) is far above real use (a handful of scope sets), and at
+ * most 64 distinct keys are minted at once (more get a 503 rather than queue without bound).
+ */
+export const DEV_TOKEN_CACHE_BOUNDS = { maxEntries: 256, maxFetches: 64 } as const;
+
 interface Source {
   adc: Adc;
   client: AuthClient;
@@ -64,7 +71,7 @@ export class GoogleTokenService implements GateTokenService {
 
   constructor(options: GoogleTokenServiceOptions) {
     this.#options = { ...options, timeoutMs: options.timeoutMs ?? 30_000 };
-    this.#devCache = new TokenCache(options.clock);
+    this.#devCache = new TokenCache(options.clock, DEV_TOKEN_CACHE_BOUNDS);
     this.#redact = containerRedactor([
       adcPath(options.env),
       ...Object.values(options.endpoints),
@@ -127,11 +134,15 @@ export class GoogleTokenService implements GateTokenService {
     };
   }
 
-  /** Throws `source` away: its exchanges in flight are cancelled and the next call rebuilds. */
+  /**
+   * Throws `source` away so the next call rebuilds it. With a `reason` (a deadline passed) its
+   * exchanges in flight are cancelled too; without one they finish under their own deadlines,
+   * so a blip on one call does not fail the others.
+   */
   #discard(source: Source | undefined, reason?: Error): void {
-    if (!source || source.discarded) return;
+    if (!source) return;
     source.discarded = true;
-    source.transport.abort(reason);
+    if (reason) source.transport.abort(reason);
   }
 
   #resetCaches(): void {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { HttpError } from "../../src/errors.ts";
-import type { GoogleTokenService } from "../../src/gate/google_tokens.ts";
+import { DEV_TOKEN_CACHE_BOUNDS, type GoogleTokenService } from "../../src/gate/google_tokens.ts";
 import { ADC_TARGET, CLOUD, failure, world } from "./google_world.ts";
 
 const DEADLINE_MS = 400;
@@ -126,4 +126,18 @@ Deno.test("concurrent callers of a hung refresh all fail at the deadline; the ne
       Array.from({ length: 10 }, (_, i) => tokens.devToken([`https://s${i}.example/x`], 600)),
     );
     assert.equal(next.length, 10);
+  }));
+
+Deno.test("the dev-token cache is bounded: a flood of distinct scope sets keeps at most 256 tokens", () =>
+  world(async ({ emulator, service }) => {
+    const tokens = await service(emulator.authorizedUserAdc(), 5_000);
+    const first = await tokens.devToken(["https://s0.example/x"], 600);
+    for (let i = 1; i <= DEV_TOKEN_CACHE_BOUNDS.maxEntries; i++) {
+      await tokens.devToken([`https://s${i}.example/x`], 600);
+    }
+    // The least recently used entry (the first) was evicted: asking again mints anew.
+    const before = emulator.calls("generateAccessToken");
+    const again = await tokens.devToken(["https://s0.example/x"], 600);
+    assert.equal(emulator.calls("generateAccessToken"), before + 1);
+    assert.notEqual(again.accessToken, first.accessToken);
   }));
