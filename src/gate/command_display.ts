@@ -98,12 +98,28 @@ const JWT_WHOLE = /^[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}$/;
 const EMBEDDED = [
   // JWS / JWE compact serialisations (their header always starts with `{"` = `eyJ`).
   /eyJ[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*){2,4}/g,
-  // Google OAuth access tokens and refresh tokens.
-  /\bya29\.[A-Za-z0-9._~+/=-]+/g,
+  // Google OAuth access tokens (even glued to other text) and refresh tokens.
+  /ya29\.[A-Za-z0-9._~+/=-]+/g,
   /(?<![A-Za-z0-9])1\/\/[A-Za-z0-9._~+/=-]{10,}/g,
   // PEM private keys (to the END line, or to the end of the argument when cut).
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g,
 ];
+
+/** Hides the token shapes (JWTs, Google tokens, PEM keys) inside `text`, nothing else. */
+function redactTokenShapes(text: string): string {
+  if (text.length >= 40 && JWT_WHOLE.test(text)) return REDACTED;
+  let out = text;
+  for (const pattern of EMBEDDED) out = out.replace(pattern, REDACTED);
+  return out;
+}
+
+/**
+ * Redacts a free-text value a client sent (e.g. `X-Target-Project`) with the same rules as one
+ * command argument, before it is shown or audited.
+ */
+export function redactValue(text: string): string {
+  return redactElement(text);
+}
 
 /** Redacts one argument on its own (no look at its neighbours). */
 function redactElement(arg: string, depth = 0): string {
@@ -186,7 +202,7 @@ function takesSecretValue(arg: string): boolean {
 
 /**
  * Redacts a whole argv: per-argument rules, plus the value after a bare secret-named option.
- * argv[0] is the program and is never redacted. After a literal `--` the next-value rule stops
+ * argv[0] is the program: only token shapes inside it are hidden. After a literal `--` the next-value rule stops
  * (what follows is positional), the per-argument rules stay.
  */
 export function redactArgv(argv: readonly string[]): string[] {
@@ -195,7 +211,8 @@ export function redactArgv(argv: readonly string[]): string[] {
   let afterDashes = false;
   argv.forEach((arg, i) => {
     if (i === 0) {
-      out.push(arg);
+      // The program keeps its name; only a token shape embedded in it is hidden.
+      out.push(redactTokenShapes(arg));
       return;
     }
     if (hideNext) {

@@ -17,6 +17,7 @@ import {
   type CommandDisplay,
   describeCommand,
   parseWrappedCommand,
+  redactValue,
   sanitizeText,
   truncate,
 } from "./command_display.ts";
@@ -193,7 +194,9 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
     const argv = parseWrappedCommand(c.req.header("x-wrapped-command"));
     const command: CommandDisplay | undefined = argv ? describeCommand(argv) : undefined;
     const targetRaw = c.req.header("x-target-project")?.trim();
-    const target = targetRaw ? truncate(sanitizeText(targetRaw), MAX_TARGET_PROJECT) : undefined;
+    const target = targetRaw
+      ? truncate(sanitizeText(redactValue(targetRaw)), MAX_TARGET_PROJECT)
+      : undefined;
     const clientPendingId = c.req.header("x-pending-id");
     if (clientPendingId !== undefined && !PENDING_ID.test(clientPendingId)) {
       throw new HttpError(400, "X-Pending-Id must be exactly 32 lowercase hex characters");
@@ -386,7 +389,7 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
         if (!session) throw new HttpError(401, "Session expired or invalid");
         const targetRaw = c.req.header("x-target-project")?.trim();
         const target = targetRaw
-          ? truncate(sanitizeText(targetRaw), MAX_TARGET_PROJECT)
+          ? truncate(sanitizeText(redactValue(targetRaw)), MAX_TARGET_PROJECT)
           : session.targetProject;
         const entry: AuditEntry = {
           endpoint: "/token",

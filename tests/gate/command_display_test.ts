@@ -58,8 +58,13 @@ Deno.test("redaction table", () => {
     // after `--`, the next-value rule stops; per-element rules stay
     [["x", "--", "--password", "visible"], ["x", "--", "--password", "visible"]],
     [["x", "--", "--password=hidden"], ["x", "--", "--password=***"]],
-    // argv[0] is never redacted; a secret flag as the last argument is harmless
+    // argv[0] keeps its name (only a token shape in it is hidden); a secret flag as the last
+    // argument is harmless
     [["--password", "x"], ["--password", "x"]],
+    [[`${ACCESS}`, "x"], ["***", "x"]],
+    [["/usr/bin/ya29.a0secretsecret", "x"], ["/usr/bin/***", "x"]],
+    // a Google token glued to other text is still a token
+    [["x", "hunter2ya29.a0secret"], ["x", "hunter2***"]],
     [["x", "--password"], ["x", "--password"]],
     // long resource names are not secrets and stay visible
     [
