@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { HttpError } from "../../src/errors.ts";
+import type { ApiName } from "../../src/emulator/mod.ts";
 import { DEV_TOKEN_CACHE_BOUNDS, type GoogleTokenService } from "../../src/gate/google_tokens.ts";
 import { ADC_TARGET, CLOUD, failure, world } from "./google_world.ts";
 
@@ -140,4 +141,26 @@ Deno.test("the dev-token cache is bounded: a flood of distinct scope sets keeps 
     const again = await tokens.devToken(["https://s0.example/x"], 600);
     assert.equal(emulator.calls("generateAccessToken"), before + 1);
     assert.notEqual(again.accessToken, first.accessToken);
+  }));
+
+Deno.test("a hang on tokeninfo, Resource Manager or generateIdToken is one 504 at the deadline, then recovery", () =>
+  world(async ({ emulator, service }) => {
+    const tokens = await service(emulator.authorizedUserAdc(), DEADLINE_MS);
+    await tokens.devToken([CLOUD], 600); // the ADC refresh is done and cached
+    const calls: [ApiName, () => Promise<unknown>][] = [
+      ["tokeninfo", () => tokens.identityEmail()],
+      ["getProject", () => tokens.projectNumber()],
+      ["generateIdToken", () => tokens.idToken("https://svc.example", true)],
+    ];
+    for (const [api, call] of calls) {
+      emulator.faults.hangNext(api);
+      const { err, ms } = await failure(call());
+      assert.equal(err.status, 504, `${api}: ${err.message}`);
+      assert.ok(ms < DEADLINE_MS + SLACK_MS, `${api}: failed after ${ms} ms`);
+      await call();
+    }
+    for (const until = Date.now() + 2_000; emulator.heldConnections() > 0 && Date.now() < until;) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(emulator.heldConnections(), 0, "every hung connection was closed by the gate");
   }));
