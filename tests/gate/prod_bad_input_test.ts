@@ -114,11 +114,11 @@ Deno.test("seeded bad headers and parameters on prod routes: 4xx/501 or a saniti
           pairingCode: queued[0].pairingCode,
           requester: queued[0].requester,
         });
-        assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f\u202e]/.test(shown), JSON.stringify(shown));
-        for (const line of shown.split("\n")) {
-          assert.ok(!/^\s*\d+\s+.*\n/.test(line));
-        }
-        assert.ok(!shown.includes("hunter2") || !shown.includes("--password\n  "), "redacted");
+        const unsafe = [...shown].find((ch) => {
+          const code = ch.codePointAt(0)!;
+          return (code < 0x20 && code !== 0x0a) || code === 0x7f || code === 0x202e;
+        });
+        assert.equal(unsafe, undefined, JSON.stringify(shown));
         await layer.adminApp.request(`http://admin/pending/${queued[0].id}/deny`, {
           method: "POST",
         });
@@ -138,7 +138,6 @@ Deno.test("seeded bad headers and parameters on prod routes: 4xx/501 or a saniti
   assert.ok((statuses.get(403) ?? 0) > 10, `some requests were queued: ${[...statuses]}`);
   assert.ok((statuses.get(400) ?? 0) > 10, `some were refused: ${[...statuses]}`);
   assert.ok(!logs.some((l) => l.includes("unexpected error")), logs.join("\n"));
-  const all = JSON.stringify(audit.entries) + logs.join("\n");
   const leaks = [...audit.entries.map((e) => JSON.stringify(e)), ...logs].filter((l) =>
     l.includes("ya29.secret")
   );
