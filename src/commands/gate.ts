@@ -130,7 +130,7 @@ export async function run(invocation: Invocation): Promise<number> {
       level: "info",
       component: "gate",
       msg: `authcalator ${VERSION} gate`,
-      ...Object.fromEntries(facts.map(([k, v]) => [k.replaceAll(" ", "_"), v])),
+      ...Object.fromEntries(facts.map(([k, v]) => [k.toLowerCase().replaceAll(" ", "_"), v])),
     }));
   } else {
     console.log(renderBanner(facts));
