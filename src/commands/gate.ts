@@ -149,7 +149,12 @@ export async function run(invocation: Invocation): Promise<number> {
   }
   const listening = `gate listening on unix:${config.socket_path}`;
   if (config.log_format === "json") {
-    console.log(JSON.stringify({ level: "info", component: "gate", msg: listening }));
+    console.log(JSON.stringify({
+      time: new Date(clock.now()).toISOString(),
+      level: "info",
+      component: "gate",
+      msg: listening,
+    }));
   } else console.log(listening);
 
   await waitForStopSignal();
