@@ -99,7 +99,7 @@ export function createGateApp(
         token_type: "Bearer",
       });
     } catch (err) {
-      failedMint(log, `dev token (scopes ${scopes.join(",")}, ${listener} socket)`, err);
+      logFailedMint(log, `dev token (scopes ${scopes.join(",")}, ${listener} socket)`, err);
       audit.write({ ...entry, result: "error", error: auditError(err) });
       throw err;
     }
@@ -126,7 +126,7 @@ export function createGateApp(
       audit.write({ ...entry, result: "granted" });
       return json(c, { id_token: idToken });
     } catch (err) {
-      failedMint(log, `identity token (${listener} socket)`, err);
+      logFailedMint(log, `identity token (${listener} socket)`, err);
       audit.write({ ...entry, result: "error", error: auditError(err) });
       throw err;
     }
@@ -157,7 +157,7 @@ function auditError(err: unknown): string {
  * errorResponse; an unauditable grant by the audit writer). Messages are already scrubbed; the
  * logger scrubs again.
  */
-function failedMint(log: (message: string) => void, what: string, err: unknown): void {
+export function logFailedMint(log: (message: string) => void, what: string, err: unknown): void {
   // An unwritable audit log is reported by the audit writer, once per burst, not per request.
   if (!(err instanceof HttpError) || err.code === AUDIT_UNAVAILABLE) return;
   const code = err.code ? ` [${err.code}]` : "";
