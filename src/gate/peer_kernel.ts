@@ -40,8 +40,11 @@ import { describeProcess } from "../proc/process_facts.ts";
 import { type PeerEnv, type PeerIdentity, unverified } from "./peer.ts";
 
 /** The kernel calls peer identification uses, and `/proc` to read (a seam for tests). */
-export interface PeerSys
-  extends Pick<Libc, "socketPath" | "peerCredentials" | "peerPidFd" | "pidFdAlive" | "close"> {
+export interface PeerSys extends
+  Pick<
+    Libc,
+    "socketPath" | "inodeOf" | "peerCredentials" | "peerPidFd" | "pidFdAlive" | "close"
+  > {
   proc: ProcFS;
 }
 
@@ -52,6 +55,7 @@ export function libcPeerSys(): PeerSys | undefined {
   return {
     proc: libcProcFS(libc),
     socketPath: (fd) => libc.socketPath(fd),
+    inodeOf: (fd) => libc.inodeOf(fd),
     peerCredentials: (fd) => libc.peerCredentials(fd),
     peerPidFd: (fd) => libc.peerPidFd(fd),
     pidFdAlive: (pidfd) => libc.pidFdAlive(pidfd),
@@ -60,7 +64,6 @@ export function libcPeerSys(): PeerSys | undefined {
 }
 
 const NO_LIBC = "peer identification needs Linux and the gate's libc (FFI) permission";
-const SOCKET_LINK = /^socket:\[(\d+)\]$/;
 
 /** Options of {@link KernelPeers}. */
 export interface KernelPeersOptions {
@@ -107,11 +110,10 @@ export class KernelPeers {
     }
     const found = new Set<string>();
     for (const name of fds) {
-      if (!/^\d+$/.test(name)) continue;
-      const link = await sys.proc.readLink(`/proc/self/fd/${name}`).catch(() => "");
-      const m = SOCKET_LINK.exec(link);
-      if (!m) continue;
-      if (sys.socketPath(Number(name)) === this.#path) found.add(`${name}:${m[1]}`);
+      // One getsockname per descriptor (ENOTSOCK for the rest); the inode only for ours.
+      if (!/^\d+$/.test(name) || sys.socketPath(Number(name)) !== this.#path) continue;
+      const inode = sys.inodeOf(Number(name));
+      if (inode !== undefined) found.add(`${name}:${inode}`);
     }
     return found;
   }

@@ -34,6 +34,8 @@ const SYMBOLS = {
   // getdents64 through syscall(2): entries land in our buffer, so no pointer is ever read (that
   // would need --allow-ffi for everything, not libc's path alone).
   getdents64: { name: "syscall", parameters: ["i64", "i32", "buffer", "usize"], result: "i64" },
+  // fstat through syscall(2) too: glibc before 2.33 has no `fstat` symbol to bind.
+  fstat: { name: "syscall", parameters: ["i64", "i32", "buffer"], result: "i64" },
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -48,6 +50,9 @@ const AF_UNIX = 1;
 const SYS_PIDFD_SEND_SIGNAL = 424;
 /** `getdents64`'s number differs between the two architectures we support. */
 const SYS_GETDENTS64: Record<string, number> = { x86_64: 217, aarch64: 61 };
+/** `fstat`'s number; `st_ino` is at offset 8 of `struct stat` on both architectures. */
+const SYS_FSTAT: Record<string, number> = { x86_64: 5, aarch64: 80 };
+const STAT_INO = 8;
 /** Offsets in `struct linux_dirent64`: d_reclen (u16) and d_name. */
 const DIRENT_RECLEN = 16;
 const DIRENT_NAME = 19;
@@ -123,13 +128,28 @@ export class Libc {
     }
   }
 
+  readonly #addr = new Uint8Array(110);
+  readonly #addrLen = new Uint32Array(1);
+  readonly #addrLenBytes = new Uint8Array(this.#addrLen.buffer);
+
+  readonly #stat = new Uint8Array(256);
+
+  /** The inode of an open descriptor (a socket's is the one `/proc` shows), or undefined. */
+  inodeOf(fd: number): bigint | undefined {
+    const nr = SYS_FSTAT[Deno.build.arch];
+    if (nr === undefined) return undefined;
+    if (this.lib.fstat(BigInt(nr), fd, this.#stat) !== 0n) return undefined;
+    return new DataView(this.#stat.buffer).getBigUint64(STAT_INO, true);
+  }
+
   /** The path a Unix socket descriptor is bound to ("" when unnamed), or undefined. */
   socketPath(fd: number): string | undefined {
-    const addr = new Uint8Array(110);
-    const len = new Uint32Array([addr.length]);
-    if (this.lib.getsockname(fd, addr, new Uint8Array(len.buffer)) !== 0) return undefined;
+    const addr = this.#addr;
+    const len = this.#addrLen;
+    len[0] = addr.length;
+    if (this.lib.getsockname(fd, addr, this.#addrLenBytes) !== 0) return undefined;
     if ((addr[0] | (addr[1] << 8)) !== AF_UNIX) return undefined;
-    const used = Math.min(new Uint32Array(len.buffer)[0], addr.length);
+    const used = Math.min(len[0], addr.length);
     const raw = addr.subarray(2, used);
     const nul = raw.indexOf(0);
     return decoder.decode(nul >= 0 ? raw.subarray(0, nul) : raw);

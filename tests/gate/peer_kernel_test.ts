@@ -315,6 +315,10 @@ class FakeSys implements PeerSys {
   socketPath(fd: number) {
     return this.elsewhere.has(fd) ? "/elsewhere.sock" : PATH;
   }
+  inodeOf(fd: number) {
+    const inode = this.fds.get(fd);
+    return inode === undefined ? undefined : BigInt(inode);
+  }
   peerCredentials() {
     return this.cred;
   }

@@ -39,7 +39,7 @@ Deno.test({
       libcProcFS(libc).readText("/proc/0/status"),
       (e: Error) => e instanceof ProcReadError && e.message === "cannot read /proc/0/status",
     );
-    await assert.rejects(libcProcFS(libc).readDir("/nonexistent-dir"), ProcReadError);
+    await assert.rejects(libcProcFS(libc).readDir("/proc/0/fd"), ProcReadError);
     await assert.rejects(libcProcFS(libc).readLink("/proc/0/exe"), ProcReadError);
   },
 });
