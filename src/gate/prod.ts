@@ -2,6 +2,13 @@
  * The gate's prod layer: `/token?level=prod`, `/session` and `/token?session=` behind a human's
  * informed approval, with the rate limiter, the pending queue and the session table; plus the
  * admin app that approves queued requests. The lead's gate app dispatches to {@link ProdHandlers}.
+ *
+ * A prod request, in order: its parameters are checked (400/501 before anything else); it gets a
+ * pending id and pairing code; its requester is described from the listener's kernel peer; its
+ * body is read whole and bounded; it takes its requester's rate-limit slot; a human is asked on
+ * the first surface available; the outcome (approved, denied, expired, timed out, cancelled,
+ * shutdown) is answered and audited distinctly; a client gone at any point is never granted. A
+ * held session (`x-session-hold: 1`) lives only as long as its connection.
  * @module
  */
 import type { Context, Hono } from "hono";
