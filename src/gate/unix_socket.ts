@@ -104,7 +104,7 @@ export interface UnixServer {
 /** Options of {@link serveUnix}. */
 export interface ServeUnixOptions {
   limits?: Partial<ConnServerLimits>;
-  /** Peer identification seam for tests (null: none). */
+  /** Peer identification (default: the kernel's, for `path`); tests may pass their own. */
   peers?: KernelPeers;
   onError?: (what: string, err: unknown) => void;
 }

@@ -47,7 +47,9 @@ export interface ConnServerLimits {
 
 /** Defaults: generous for real clients, small enough that a stalled one cannot hold much. */
 export const DEFAULT_LIMITS: ConnServerLimits = {
-  idleTimeoutMs: 30_000,
+  // Longer than HTTP clients' pool idle timeout (hyper's 90 s, which Deno's fetch uses), so the
+  // client drops an idle connection first and never reuses one we are closing.
+  idleTimeoutMs: 120_000,
   headerTimeoutMs: 10_000,
   bodyTimeoutMs: 10_000,
   writeTimeoutMs: 30_000,
