@@ -159,5 +159,8 @@ Deno.test("pinnedFlags reads paths and ports from the command line it will run",
   );
   assert.ok(gate.some((f) => f.startsWith("--allow-read=/keys/adc.json,")), gate.join(" "));
   assert.throws(() => pinnedFlags("nope", [], env), /unknown command 'nope'/);
-  assert.throws(() => pinnedFlags("gate", ["--port", "x"], env), /port: must be a whole number/);
+  assert.throws(
+    () => pinnedFlags("metadata-proxy", ["--port", "x"], env),
+    /port: must be a whole number/,
+  );
 });
