@@ -202,6 +202,8 @@ export async function run(invocation: Invocation): Promise<number> {
       extras,
     });
     if (guard.received) return signalExitCode(guard.received);
+    // A session lost before the command starts: the command is not run on a dead session.
+    if (sessionTokens.ended !== undefined) return ACQUIRE_FAILED_EXIT;
     return await spawnAndSupervise(argv, childEnv, guard, reaper);
   } finally {
     finishing = true;
