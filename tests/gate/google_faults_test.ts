@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { HttpError } from "../../src/errors.ts";
 import type { ApiName } from "../../src/emulator/mod.ts";
 import { DEV_TOKEN_CACHE_BOUNDS, type GoogleTokenService } from "../../src/gate/google_tokens.ts";
-import { ADC_TARGET, CLOUD, failure, world } from "./google_world.ts";
+import { ADC_TARGET, CLOUD, failure, KEY_SA, world } from "./google_world.ts";
 
 const DEADLINE_MS = 400;
 /** Slack over the deadline for a loaded 2-core machine; a wedge costs a whole extra deadline. */
@@ -163,4 +163,16 @@ Deno.test("a hang on tokeninfo, Resource Manager or generateIdToken is one 504 a
       await new Promise((r) => setTimeout(r, 10));
     }
     assert.equal(emulator.heldConnections(), 0, "every hung connection was closed by the gate");
+  }));
+
+Deno.test("service_account key ADC: a hung or reset JWT exchange costs one request at most", () =>
+  world(async ({ emulator, service }) => {
+    const tokens = await service(await emulator.serviceAccountKey(KEY_SA), DEADLINE_MS);
+    emulator.faults.hangNext("token");
+    const { err, ms } = await failure(tokens.devToken([CLOUD], 600));
+    assert.equal(err.status, 504, err.message);
+    assert.ok(ms < DEADLINE_MS + SLACK_MS, `failed after ${ms} ms`);
+    emulator.faults.resetNext("token");
+    assert.match((await tokens.devToken([CLOUD], 600)).accessToken, /^ya29\./);
+    assert.match((await tokens.prodToken([CLOUD], 300)).accessToken, /^ya29\./);
   }));
