@@ -14,7 +14,7 @@ import { tokenRoutes } from "./routes/oauth2_token.ts";
 import { resourceManagerRoutes } from "./routes/resource_manager.ts";
 import { tokeninfoRoutes } from "./routes/tokeninfo.ts";
 import { type EmulatorEnv, type EmulatorState, rfc3339 } from "./state.ts";
-import { HANG_MARKER, RESET_MARKER } from "./reset_front.ts";
+import { HANG_MARKER, RESET_MARKER } from "./tcp_front.ts";
 import type { Malformation } from "./faults.ts";
 
 /** Largest request body accepted (Google's limits are larger; nothing here needs more). */
@@ -37,7 +37,7 @@ function delay(ms: number, signals: AbortSignal[]): Promise<boolean> {
   });
 }
 
-/** An answer the raw TCP front turns into a closed connection (reset_front.ts). */
+/** An answer the raw TCP front turns into a closed connection (tcp_front.ts). */
 function resetResponse(): Response {
   return new Response(null, { status: 502, headers: { [RESET_MARKER]: "1" } });
 }

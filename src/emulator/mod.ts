@@ -35,7 +35,7 @@ import { Faults } from "./faults.ts";
 import { randomToken } from "./random.ts";
 import { type EmulatorOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { RequestLog, type RequestLogEntry } from "./request_log.ts";
-import { startResetFront } from "./reset_front.ts";
+import { startTcpFront } from "./tcp_front.ts";
 import { ServiceAccountKeys } from "./service_account_keys.ts";
 import { SigningKeys } from "./signing_keys.ts";
 import { type EmulatorState, findServiceAccount } from "./state.ts";
@@ -122,14 +122,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     stalls: new Set(),
   };
   const app = createApp(state);
-  // The HTTP listener sits on a private loopback port behind the raw TCP front (reset_front.ts),
+  // The HTTP listener sits on a private loopback port behind the raw TCP front (tcp_front.ts),
   // which is what clients reach: only the front can close a connection without an answer.
   const server = Deno.serve({
     hostname: resolved.hostname,
     port: 0,
     onListen() {},
   }, app.fetch);
-  const front = startResetFront(resolved.hostname, resolved.port, server.addr);
+  const front = startTcpFront(resolved.hostname, resolved.port, server.addr);
   const addr = front.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   state.baseUrl = `http://${host}:${addr.port}`;

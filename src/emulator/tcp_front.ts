@@ -22,7 +22,7 @@ const HANG_BYTES = new TextEncoder().encode(`${HANG_MARKER}:`);
 const BUFFER_BYTES = 64 * 1024;
 
 /** A running front. */
-export interface ResetFront {
+export interface TcpFront {
   readonly addr: Deno.NetAddr;
   /** Connections held unanswered by the hang fault right now. */
   held(): number;
@@ -81,11 +81,11 @@ async function relay(
  * Listens on `hostname:port` and relays to the HTTP listener at `backend`. Answers carrying
  * {@link RESET_MARKER} become closed connections.
  */
-export function startResetFront(
+export function startTcpFront(
   hostname: string,
   port: number,
   backend: Deno.NetAddr,
-): ResetFront {
+): TcpFront {
   const listener = Deno.listen({ hostname, port, transport: "tcp" });
   const open = new Set<Deno.Conn>();
   const held = new Set<Deno.Conn>();
