@@ -503,13 +503,16 @@ class Connection<E> {
     const controller = new AbortController();
     this.#inFlight = controller;
     let responding = true;
-    // Watch the connection while the handler runs: end of stream means the client is gone.
+    let ended = false;
+    // Watch the connection while the handler runs: end of stream means the client is gone (or
+    // half-closed: its work is aborted all the same, but an answer is still attempted).
     // Pipelined bytes are buffered (bounded), and read again after this answer.
     const cap = this.limits.maxHeaderBytes + this.limits.maxBodyBytes;
     void (async () => {
       while (responding && this.#len < cap) {
         const n = await this.#read();
         if (n === null) {
+          ended = true;
           controller.abort(new Error("the client disconnected"));
           return;
         }
@@ -539,11 +542,11 @@ class Connection<E> {
           headers: { "content-type": "application/json" },
         });
       }
-      if (controller.signal.aborted || this.#closed) {
+      if (this.#closed) {
         await response.body?.cancel().catch(() => {});
         return false;
       }
-      return await this.#respond(head, response, controller);
+      return (await this.#respond(head, response, controller)) && !ended;
     } finally {
       responding = false;
       this.#inFlight = undefined;
@@ -583,7 +586,7 @@ class Connection<E> {
     try {
       for (;;) {
         const { value, done } = await reader.read();
-        if (controller.signal.aborted || this.#closed) {
+        if (this.#closed) {
           await reader.cancel().catch(() => {});
           return false;
         }

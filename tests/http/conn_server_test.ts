@@ -349,6 +349,23 @@ Deno.test("the handler's signal aborts when the client disconnects", async () =>
   );
 });
 
+Deno.test("a half-closed client still gets its answer, and the handler saw the abort", () =>
+  withServer(
+    async (req) => {
+      await new Promise((r) => setTimeout(r, 20));
+      return new Response(`aborted=${req.signal.aborted}`);
+    },
+    {},
+    async ({ path }) => {
+      const raw = await Raw.open(path);
+      await raw.send("GET /h HTTP/1.1\r\nHost: x\r\n\r\n");
+      await raw.conn.closeWrite();
+      await raw.done;
+      assert.match(raw.text, /^HTTP\/1\.1 200 /);
+      assert.ok(raw.text.includes("aborted=true"), raw.text);
+    },
+  ));
+
 Deno.test("a streamed answer reaches the client as produced; a gone client cancels the stream", async () => {
   let cancelled: (v: unknown) => void = () => {};
   const sawCancel = new Promise((r) => (cancelled = r));
