@@ -1,8 +1,15 @@
 /** The gate as a real process under its pinned permissions, backed by the embedded emulator. */
 import assert from "node:assert/strict";
 import { type Emulator, startEmulator } from "../../src/emulator/mod.ts";
-import { type GatePaths, gatePaths, socketGet, startGate } from "../helpers/gate_process.ts";
-import { runCli, type RunningProcess } from "../helpers/cli.ts";
+import {
+  DEV_SA,
+  type GatePaths,
+  gatePaths,
+  socketGet,
+  startGate,
+} from "../helpers/gate_process.ts";
+import { pinnedFlags } from "../../src/commands/permissions.ts";
+import { baseEnv, MAIN, runCli, type RunningProcess, watchProcess } from "../helpers/cli.ts";
 
 async function withWorld(
   fn: (w: { emulator: Emulator; paths: GatePaths; dir: string }) => Promise<void>,
@@ -451,3 +458,108 @@ Deno.test("gate: bad forms of the new flags exit 2 naming the key, before anythi
   assert.equal(env.code, 2);
   assert.match(env.stderr, /audit_required: must be true or false, got "sometimes"/);
 });
+
+/**
+ * Starts the gate with its runtime directory (the audit log's home) on a tmpfs of `sizeKib` that
+ * exists only in the gate's own mount namespace (`unshare -rm`: works as root and, where user
+ * namespaces are allowed, as anyone). `prefillKib` of it are used before the gate starts. The
+ * sockets live outside it (returned `socket`) so the test can reach them; the test reaches the
+ * tmpfs through /proc/<gate pid>/root (`inGate`).
+ */
+function startGateOnTinyDisk(
+  paths: GatePaths,
+  googleBase: string,
+  dir: string,
+  sizeKib: number,
+  prefillKib: number,
+): { gate: RunningProcess; socket: string; inGate: (path: string) => string } {
+  const socketDir = `${dir}/sockets`;
+  const args = [
+    "--project-id",
+    "demo-project",
+    "--service-account",
+    DEV_SA,
+    "--google-api-base",
+    googleBase,
+    "--socket-path",
+    `${socketDir}/gate.sock`,
+    "--admin-socket-path",
+    `${socketDir}/admin/admin.sock`,
+  ];
+  const env = {
+    GOOGLE_APPLICATION_CREDENTIALS: paths.adc,
+    XDG_RUNTIME_DIR: paths.runDir,
+    HOME: dir,
+  };
+  const script = 'mount -t tmpfs -o size="$1"k,mode=0700 tmpfs "$2" && ' +
+    'head -c "$3"k /dev/zero > "$2/filler" && shift 3 && exec "$@"';
+  const child = new Deno.Command("unshare", {
+    args: [
+      "-rm",
+      "sh",
+      "-c",
+      script,
+      "sh",
+      String(sizeKib),
+      paths.runDir,
+      String(prefillKib),
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      ...pinnedFlags("gate", args, env),
+      MAIN,
+      "gate",
+      ...args,
+    ],
+    env: baseEnv(env),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  return {
+    gate: watchProcess(child),
+    socket: `${socketDir}/gate.sock`,
+    inGate: (path: string) => `/proc/${child.pid}/root${path}`,
+  };
+}
+
+Deno.test("defect 6 on a full disk: the gate refuses to start, and a disk that fills later refuses grants", () =>
+  withWorld(async ({ emulator, paths, dir }) => {
+    const full = startGateOnTinyDisk(paths, emulator.baseUrl, dir, 64, 64);
+    assert.equal((await full.gate.exited()).code, 1, full.gate.output());
+    assert.match(
+      full.gate.output(),
+      /cannot start: the audit log .*audit\.log does not take a write/,
+    );
+    assert.match(full.gate.output(), /No space left on device/);
+    assert.match(full.gate.output(), /Fix: free disk space/);
+
+    const { gate, inGate, socket } = startGateOnTinyDisk(paths, emulator.baseUrl, dir, 256, 0);
+    try {
+      await gate.waitFor(/gate listening on unix:/);
+      assert.equal((await socketGet(socket, "/token")).status, 200);
+      // Fill the gate's disk from outside its mount namespace.
+      const filler = inGate(`${paths.runDir}/filler`);
+      await Deno.writeFile(filler, new Uint8Array(1024 * 1024)).catch((err) => {
+        if (!(err instanceof Error && /No space left/.test(err.message))) throw err;
+      });
+      // Lines still fit in the file's last allocated page; the first that needs a new one fails.
+      let refused = await socketGet(socket, "/token?scopes=f0");
+      for (let i = 1; i < 64 && refused.status === 200; i++) {
+        refused = await socketGet(socket, `/token?scopes=f${i}`);
+      }
+      assert.equal(refused.status, 503, JSON.stringify(refused.body));
+      assert.equal(refused.body.access_token, undefined);
+      assert.equal(refused.body.code, "audit_unavailable");
+      assert.match(gate.output(), /audit: cannot write .*No space left on device/);
+      const lines = (await Deno.readTextFile(inGate(paths.auditLog))).split("\n");
+      assert.equal(lines.at(-1), "", "no split line on the full disk");
+      for (const line of lines.slice(0, -1)) JSON.parse(line);
+
+      await Deno.remove(filler);
+      assert.equal((await socketGet(socket, "/token?scopes=again")).status, 200);
+    } finally {
+      await gate.stop();
+    }
+  }));
