@@ -1,6 +1,15 @@
 /** The prod-session request as with-prod puts it on the wire. */
 import assert from "node:assert/strict";
-import { sessionHeaders, sessionPath } from "../../src/with_prod/gate_session.ts";
+import {
+  GATE_DEADLINES,
+  GateSessionClient,
+  sessionHeaders,
+  sessionPath,
+} from "../../src/with_prod/gate_session.ts";
+import { HELD_SESSION_CONTENT_TYPE } from "../../src/gate_api/session_hold.ts";
+import { DeadlineError } from "../../src/http/deadline_fetch.ts";
+import { systemClock } from "../../src/clock.ts";
+import { realTimers } from "../../src/gate/confirm/timers.ts";
 import { PROD_SESSION_HEADERS, SESSION_PATH } from "../../src/gate_api/prod_session.ts";
 
 const base = {
@@ -49,4 +58,77 @@ Deno.test("the headers are the wire module's names; the command is the bounded J
     "a\r\nX-Evil: 1",
     "ü",
   ]);
+});
+
+/** A gate on a Unix socket whose `POST /session` is `answer`. */
+async function fakeGate(answer: (req: Request) => Response) {
+  const dir = await Deno.makeTempDir();
+  const server = Deno.serve(
+    { path: `${dir}/g.sock`, transport: "unix", onListen() {} },
+    (req) => answer(req),
+  );
+  return {
+    socket: `${dir}/g.sock`,
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+const request = { ...base, pendingId: "0123456789abcdef0123456789abcdef" };
+
+Deno.test("a gate that sends the held answer's headers and then stalls: the deadline fires and closes the connection", async () => {
+  const saved = GATE_DEADLINES.createSession;
+  GATE_DEADLINES.createSession = 300;
+  let serverSawAbort!: Promise<void>;
+  try {
+    await using gate = await fakeGate((req) => {
+      serverSawAbort = new Promise((resolve) =>
+        req.signal.addEventListener("abort", () => resolve(), { once: true })
+      );
+      return new Response(new ReadableStream({ start() {} }), {
+        headers: { "content-type": HELD_SESSION_CONTENT_TYPE },
+      });
+    });
+    const client = new GateSessionClient(gate.socket, systemClock);
+    try {
+      await assert.rejects(
+        () => client.createSession(request, undefined, realTimers),
+        (e) =>
+          e instanceof DeadlineError &&
+          e.message ===
+            "timed out after 300 ms while waiting for the gate to approve a prod session",
+      );
+      // The work is cancelled, not just abandoned: the gate sees its client go (bounded wait).
+      let timer: number | undefined;
+      await Promise.race([
+        serverSawAbort,
+        new Promise((_, reject) =>
+          timer = setTimeout(() => reject(new Error("no abort seen")), 5_000)
+        ),
+      ]).finally(() => clearTimeout(timer));
+    } finally {
+      client.close();
+    }
+  } finally {
+    GATE_DEADLINES.createSession = saved;
+  }
+});
+
+Deno.test("the caller's abort (a signal during acquisition) cancels the held request at once", async () => {
+  await using gate = await fakeGate(() =>
+    new Response(new ReadableStream({ start() {} }), {
+      headers: { "content-type": HELD_SESSION_CONTENT_TYPE },
+    })
+  );
+  const client = new GateSessionClient(gate.socket, systemClock);
+  try {
+    const controller = new AbortController();
+    const pending = client.createSession(request, controller.signal, realTimers);
+    setTimeout(() => controller.abort(), 50);
+    await assert.rejects(() => pending, (e) => !(e instanceof DeadlineError));
+  } finally {
+    client.close();
+  }
 });
