@@ -200,12 +200,22 @@ function takesSecretValue(arg: string): boolean {
   return m !== null && endsWithSecretWord(m[1], SECRET_WORDS);
 }
 
+/** Options of {@link redactArgv} and {@link describeCommand}. */
+export interface RedactOptions {
+  /**
+   * Keep hiding the value after a secret-named option past a literal `--`. For argv whose `--`
+   * may start another command line (a wrapper's kernel argv: `with-prod -- cmd --password x`).
+   */
+  throughDashes?: boolean;
+}
+
 /**
  * Redacts a whole argv: per-argument rules, plus the value after a bare secret-named option.
- * argv[0] is the program: only token shapes inside it are hidden. After a literal `--` the next-value rule stops
- * (what follows is positional), the per-argument rules stay.
+ * argv[0] is the program: only token shapes inside it are hidden. After a literal `--` the
+ * next-value rule stops (what follows is positional) unless `throughDashes`; the per-argument
+ * rules stay.
  */
-export function redactArgv(argv: readonly string[]): string[] {
+export function redactArgv(argv: readonly string[], options: RedactOptions = {}): string[] {
   const out: string[] = [];
   let hideNext = false;
   let afterDashes = false;
@@ -221,7 +231,7 @@ export function redactArgv(argv: readonly string[]): string[] {
       return;
     }
     if (arg === "--" && !afterDashes) {
-      afterDashes = true;
+      afterDashes = !options.throughDashes;
       out.push(arg);
       return;
     }
@@ -254,8 +264,11 @@ function summarize(redacted: readonly string[]): string {
  * embedded newline cannot forge a numbered line), each argument capped at 2000 characters, at
  * most 512 arguments and 32 KiB of text; every cap announces what it withheld.
  */
-export function describeCommand(argv: readonly string[]): CommandDisplay {
-  const redacted = redactArgv(argv);
+export function describeCommand(
+  argv: readonly string[],
+  options: RedactOptions = {},
+): CommandDisplay {
+  const redacted = redactArgv(argv, options);
   const shown: string[] = [];
   let capped = false;
   let used = 0;

@@ -137,7 +137,10 @@ export function describeRequester(
     pid: peer.pid,
     ...(inner !== undefined && inner !== peer.pid ? { namespacePid: inner } : {}),
     ...(peer.exe !== undefined ? { exe: sanitizeText(peer.exe) } : {}),
-    ...(known ? { argv: describeCommand(known.argv), argvExact: known.exact } : {}),
+    // A wrapper's argv holds another command line after its `--`: redact through it.
+    ...(known
+      ? { argv: describeCommand(known.argv, { throughDashes: true }), argvExact: known.exact }
+      : {}),
     check,
   };
 }

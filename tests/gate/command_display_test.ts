@@ -77,6 +77,23 @@ Deno.test("redaction table", () => {
   }
 });
 
+Deno.test("throughDashes: a wrapper's `--` does not stop the next-value rule", () => {
+  assert.deepEqual(redactArgv(["w", "--", "cmd", "--password", "x"], { throughDashes: true }), [
+    "w",
+    "--",
+    "cmd",
+    "--password",
+    "***",
+  ]);
+  assert.deepEqual(redactArgv(["w", "--", "cmd", "--password", "x"]), [
+    "w",
+    "--",
+    "cmd",
+    "--password",
+    "x",
+  ]);
+});
+
 Deno.test("sanitisation table", () => {
   const cases: [string, string][] = [
     ["a\nb", "a\u240Ab"],

@@ -159,3 +159,22 @@ Deno.test("the view: namespaced pid, redacted and sanitised argv and exe, audit 
     "Kernel argv of the requester: (unavailable: its /proc entries are not readable)",
   ]);
 });
+
+Deno.test("the kernel argv of a wrapper is redacted past its `--` (the wrapped command's secrets)", () => {
+  const argv = [
+    "deno",
+    "run",
+    "main.ts",
+    "with-prod",
+    "--",
+    "bash",
+    "x.sh",
+    "--password",
+    "hunter2",
+  ];
+  const view = describeRequester(withProd(argv), ["bash", "x.sh", "--password", "hunter2"]);
+  assert.equal(view.check.status, "match");
+  assert.deepEqual(view.argv!.argv.slice(-2), ["--password", "***"]);
+  assert.ok(!JSON.stringify(view).includes("hunter2"));
+  assert.ok(!JSON.stringify(peerAuditFields(view)).includes("hunter2"));
+});
