@@ -101,7 +101,7 @@ Deno.test("a gate that sends the held answer's headers and then stalls: the dead
             "timed out after 300 ms while waiting for the gate to approve a prod session",
       );
       // The work is cancelled, not just abandoned: the gate sees its client go (bounded wait).
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         serverSawAbort,
         new Promise((_, reject) =>
