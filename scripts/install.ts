@@ -84,7 +84,8 @@ async function main(args: string[]): Promise<number> {
       return 2;
     }
   }
-  if (!root.startsWith("/")) root = `${Deno.cwd()}/${root}`;
+  // `deno task` runs in the checkout; a relative --root means the user's directory (INIT_CWD).
+  if (!root.startsWith("/")) root = `${Deno.env.get("INIT_CWD") ?? Deno.cwd()}/${root}`;
   const deno = await Deno.realPath(Deno.execPath());
   const { VERSION } = await import("../src/version.ts");
   const text = shimText({ deno, checkout: CHECKOUT, version: VERSION });

@@ -54,8 +54,11 @@ export function isKubeTokenExec(exec: YAMLMap): boolean {
   if (!isSeq(args) || args.items.length === 0) return false;
   const last = args.items[args.items.length - 1];
   const value = isScalar(last) ? last.value : last;
-  return value === "kube-token" ||
-    (typeof value === "string" && value.endsWith("/kube/kube_token_entry.ts"));
+  if (typeof value === "string" && value.endsWith("/kube/kube_token_entry.ts")) return true;
+  // `<…/authcalator…> kube-token`: another tool that happens to take `kube-token` is not ours.
+  const command = exec.get("command");
+  const name = typeof command === "string" ? command.slice(command.lastIndexOf("/") + 1) : "";
+  return value === "kube-token" && name.startsWith("authcalator");
 }
 
 function runsTarget(exec: YAMLMap, target: ExecTarget): boolean {

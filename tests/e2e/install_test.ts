@@ -141,3 +141,20 @@ Deno.test("deno task install warns when deno itself sits in an npx cache", async
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("deno task install --root with a relative path means the caller's directory", async () => {
+  const where = await stableTempDir("install-rel-");
+  try {
+    const out = await runExact(
+      Deno.execPath(),
+      ["task", "--quiet", "--config", `${ROOT}deno.json`, "install", "--root", "tools"],
+      { HOME: where, DENO_DIR: await denoDir() },
+      where,
+    );
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, new RegExp(`^installed ${where}/tools/bin/authcalator `));
+    assert.ok((await Deno.stat(`${where}/tools/bin/authcalator`)).isFile);
+  } finally {
+    await Deno.remove(where, { recursive: true });
+  }
+});

@@ -178,11 +178,23 @@ Deno.test("patchKubeconfig repairs the old from-source form (deno run … kube_t
     exec:
       command: /usr/bin/other
       args: [fetch]
+- name: another-tool-taking-kube-token
+  user:
+    exec:
+      command: /usr/bin/othertool
+      args: [kube-token]
+- name: a-renamed-binary
+  user:
+    exec:
+      command: /opt/bin/authcalator-linux-x64
+      args: [kube-token]
 `;
   const { text, patched } = patchKubeconfig(old, TARGET, "cfg");
-  assert.deepEqual(patched, ["from-source"]);
+  assert.deepEqual(patched, ["from-source", "a-renamed-binary"]);
   const users = parse(text).users;
   assert.deepEqual(users[0].user.exec.args, ["kube-token"]);
   assert.equal(users[0].user.exec.installHint, INSTALL_HINT);
   assert.equal(users[1].user.exec.command, "/usr/bin/other");
+  assert.equal(users[2].user.exec.command, "/usr/bin/othertool");
+  assert.equal(users[3].user.exec.command, TARGET.command);
 });

@@ -17,9 +17,11 @@ export async function runExact(
   command: string,
   args: string[],
   env: Record<string, string>,
+  cwd?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(command, {
     args,
+    cwd,
     env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", NO_COLOR: "1", ...env },
     clearEnv: true,
     stdin: "null",
