@@ -95,9 +95,15 @@ export class KernelPeers {
       : Promise.resolve();
   }
 
-  /** Whether peers can be identified here at all. */
+  /** Whether peers can be identified here at all (settled once {@link ready} has). */
   get supported(): boolean {
     return this.#sys !== undefined;
+  }
+
+  /** Resolves once the start-up look is done, to whether peers can be identified. */
+  async ready(): Promise<boolean> {
+    await this.#ready;
+    return this.supported;
   }
 
   /** `fd:inode` of our descriptors that are sockets bound to the path; undefined if unreadable. */

@@ -97,6 +97,8 @@ export interface UnixServer {
   path: string;
   /** Open connections. */
   readonly connections: number;
+  /** Whether callers are identified from the kernel here (else every peer is "unverified"). */
+  readonly peersFromKernel: boolean;
   /** Stops accepting and waits up to `graceMs` for in-flight requests, then drops them. */
   close(graceMs?: number): Promise<void>;
 }
@@ -133,6 +135,7 @@ export async function serveUnix(
     throw err;
   }
   const peers = options.peers ?? new KernelPeers(path);
+  const peersFromKernel = await peers.ready();
   const server = serveConnections<PeerEnv>(listener, handler as UnixHandler, {
     accepted: (conn) => peers.accepted(conn),
     limits: options.limits,
@@ -143,6 +146,7 @@ export async function serveUnix(
     get connections() {
       return server.connections;
     },
+    peersFromKernel,
     close: (graceMs = 250) => server.close(graceMs),
   };
 }

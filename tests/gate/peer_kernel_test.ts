@@ -133,13 +133,14 @@ Deno.test({
   name: "the peer is the connecting process: pid, uid, exe and argv from the kernel",
   ignore: !linux,
   fn: () =>
-    withGate(whoApp(), async (path) => {
+    withGate(whoApp(), async (path, server) => {
       const client = await startClient(path, "engineer-marker");
       const who = await client.ask();
       assert.equal(who.verified, true, who.reason);
       assert.equal(who.pid, client.pid);
       assert.equal(who.uid, Deno.uid());
       assert.equal(who.exe, pythonExe);
+      assert.equal(server.peersFromKernel, true);
       assert.deepEqual(who.argv?.slice(-2), [path, "engineer-marker"]);
       assert.equal(who.argv?.[1], "-c");
     }),
@@ -386,7 +387,7 @@ Deno.test("zero or several new sockets: the connection stays unverified (fail cl
 
 Deno.test("no libc, no credentials, a pid outside our namespace: unverified with the reason", async () => {
   const none = new KernelPeers(PATH, { sys: null });
-  assert.equal(none.supported, false);
+  assert.equal(await none.ready(), false);
   assert.match((await (await none.accepted()).env.peer!()).reason!, /needs Linux/);
 
   const { sys, peers } = fakePeers((s) => (s.cred = undefined));
