@@ -6,7 +6,8 @@
  * - `Forwarded` and `X-Real-IP` are refused like `X-Forwarded-For` (issue 7, defect 10);
  * - `?pam_policy=` is a clear refusal, not a 500 (defect 9);
  * - a `POST /session` whose body never completes is dropped, never queued (defect 5);
- * - a queued prod request whose client left can never be approved (defect 5).
+ * - a queued prod request whose client left can never be approved (defect 5);
+ * - the gate ends a connection whose head or body never completes (slowloris, mid-body stop).
  */
 import assert from "node:assert/strict";
 import { exchange } from "./raw_exchange.ts";
@@ -14,6 +15,8 @@ import { startWorld, TOKEN_PATH, type World } from "./world.ts";
 
 /** A prod request body that never completes must be answered (or dropped) within this. */
 const BODY_BOUND_MS = 10_000;
+/** The gate's deadline for a request's head, and for its body (src/http/conn_server.ts). */
+const GATE_READ_DEADLINE_MS = 10_000;
 /** A departed client's queued request must leave the queue within this. */
 const ORPHAN_DROP_MS = 10_000;
 
@@ -67,8 +70,28 @@ Deno.test("reliability: HTTP edge cases found by fuzzing and named in issue 7", 
           "",
         ].join("\r\n"),
       },
-      { closeWrite: true },
     ], 10_000);
+
+  await t.step(
+    "the gate ends a connection whose head or body never completes (408, bounded)",
+    async () => {
+      const [head, body] = await Promise.all([
+        exchange(
+          world.gateTarget,
+          [{ send: "GET /health HTTP/1.1\r\nHost: localhost\r\n" }],
+          30_000,
+        ),
+        exchange(world.gateTarget, [{
+          send: "GET /health HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nabc",
+        }], 30_000),
+      ]);
+      for (const [what, x] of [["head", head], ["body", body]] as const) {
+        assert.notEqual(x.ending, "timeout", `${what}: still open after 30 s`);
+        assert.ok(x.elapsedMs < GATE_READ_DEADLINE_MS + 5_000, `${what}: ${x.elapsedMs} ms`);
+        assert.equal(x.responses[0]?.status, 408, `${what}: ${x.responses[0]?.body}`);
+      }
+    },
+  );
 
   await t.step("the proxy refuses a Host the URL parser cannot read (not a 500)", async () => {
     for (const host of ["a:b:c", "[::1", "exa mple"]) {
@@ -101,8 +124,8 @@ Deno.test("reliability: HTTP edge cases found by fuzzing and named in issue 7", 
   await t.step("?pam_policy= is refused with a reason, not a 500 (defect 9)", async () => {
     for (const query of ["level=prod&pam_policy=", "level=prod&pam_policy=x"]) {
       const x = await exchange(world.gateTarget, [
-        { send: `GET /token?${query} HTTP/1.1\r\nHost: localhost\r\n\r\n` },
-        { closeWrite: true },
+        // Connection: close, never a half-close: the gate reads EOF as the client leaving.
+        { send: `GET /token?${query} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n` },
       ], 10_000);
       assert.equal(x.ending, "eof", `${query}: answered at once, never queued`);
       const [r] = x.responses;

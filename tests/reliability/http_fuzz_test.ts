@@ -13,8 +13,11 @@ import { iterationScale, Prng, runSeed } from "./prng.ts";
 import { type Exchange, exchange, type Target } from "./raw_exchange.ts";
 import { startWorld, TOKEN_PATH, type World } from "./world.ts";
 
-/** A finished request must be answered and its connection ended within this (loaded, 2 cores). */
-const COMPLETE_BOUND_MS = 10_000;
+/**
+ * A finished request must be answered and its connection ended within this: the gate's head
+ * deadline (10 s, for a head it cannot see the end of, e.g. bare-CR line ends) plus margin.
+ */
+const COMPLETE_BOUND_MS = 15_000;
 /** How long a client waits on a request that may legitimately wait for a human, then leaves. */
 const HELD_WAIT_MS = 1_500;
 /** After its client left, a queued prod request must be gone within this. */

@@ -146,6 +146,11 @@ function indexOf(bytes: Uint8Array, needle: number[], from: number): number {
 }
 
 const CRLFCRLF = [13, 10, 13, 10];
+const HTTP = [72, 84, 84, 80, 47]; // "HTTP/"
+
+function startsWithHttp(bytes: Uint8Array, at: number): boolean {
+  return at >= bytes.length || indexOf(bytes, HTTP, at) === at;
+}
 const CRLF = [13, 10];
 
 /**
@@ -184,7 +189,11 @@ export function parseResponses(
       off = bodyStart; // an interim answer: the final one follows
       continue;
     }
-    if (method === "HEAD" || status === 204 || status === 304) {
+    // A server that refused a malformed request did not parse its method: its answer to a
+    // HEAD-looking line may carry a body, framed as usual.
+    const bodiless = status === 204 || status === 304 ||
+      (method === "HEAD" && !(status >= 400 && !startsWithHttp(bytes, bodyStart)));
+    if (bodiless) {
       body = new Uint8Array();
     } else if (headers.get("transfer-encoding")?.toLowerCase() === "chunked") {
       const parts: Uint8Array[] = [];

@@ -132,12 +132,13 @@ Deno.test("secret scan: every credential path of gate and proxy leaves no secret
     const viaSession = await gateGet(world, `/token?session=${session}`);
     assert.equal(viaSession.status, 200, redactSecrets(viaSession.text));
     note("gate session token", viaSession);
-    const ended = await fetch(`http://localhost/session?session=${session}`, {
+    const ended = await fetch(`http://localhost/session?id=${session}`, {
       method: "DELETE",
       client,
       signal: AbortSignal.timeout(10_000),
     });
-    await ended.body?.cancel();
+    note("gate session end", { text: await ended.text() });
+    assert.equal(ended.status, 200);
     const afterEnd = await gateGet(world, `/token?session=${session}`);
     assert.notEqual(afterEnd.status, 200, "an ended session mints nothing");
     note("gate ended session", afterEnd);
