@@ -46,6 +46,10 @@ Deno.test("execTarget refuses what will not last, and plain `deno run`", () => {
       { shim: "/home/u/bin/authcalator", mainModule: "/tmp/clone/src/main.ts" },
       /a command running/,
     ],
+    [
+      { mainModule: "https://jsr.io/@x/authcalator/0.1.0/src/main.ts" },
+      /`deno run` of https:\/\/jsr\.io\/@x\/authcalator\/0\.1\.0\/src\/main\.ts, not an installed command.*--command PATH/,
+    ],
     [{ shim: "bin/authcalator" }, /AUTHCALATOR_EXECUTABLE must be an absolute path/],
     [{ override: "authcalator" }, /--command must be an absolute path/],
     [{ override: "" }, /--command must be an absolute path/],
