@@ -41,7 +41,11 @@ export interface Config {
   iamcredentials_api_base?: string;
   cloudresourcemanager_api_base?: string;
   privilegedaccessmanager_api_base?: string;
-  /** Gate: whether dev grants fail closed when the audit log cannot be written (prod always does). */
+  /**
+   * Gate: whether dev grants fail closed when the audit log cannot be written (prod always does).
+   * This and the four keys below are always set by {@link loadConfig}; optional only so that
+   * configs built by hand (tests, permission contexts) need not spell them out.
+   */
   audit_required?: boolean;
   /** Gate: size at which audit.log is rotated. */
   audit_max_bytes?: number;
