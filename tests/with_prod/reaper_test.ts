@@ -16,7 +16,12 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10
   throw new Error(`timed out waiting for ${what}`);
 }
 
-const alive = (pid: number) => processStamp(realProcFS, pid).then((s) => s !== undefined);
+/** Running, not a zombie waiting for whichever process reaps it. */
+async function alive(pid: number): Promise<boolean> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+  const close = stat.lastIndexOf(")");
+  return close >= 0 && stat[close + 2] !== "Z";
+}
 const exists = (path: string) => Deno.lstat(path).then(() => true, () => false);
 
 /** A tree: bash → (sleep, subshell → sleep, bash → sleep); the PIDs of the sleeps in a file. */
@@ -118,6 +123,37 @@ Deno.test("the reaper ignores SIGINT/SIGTERM/SIGHUP sent to it and still does it
     assert.ok(await alive(reaperPid), "reaper survived the signals");
     await reaper.release();
     assert.equal((await child.status).signal, "SIGKILL");
+    await until("the sandbox to go", async () => !(await exists(sandbox)));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(sandbox, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("a tree that keeps forking while the reaper works is frozen and killed whole (bounded)", async () => {
+  const dir = await Deno.makeTempDir();
+  const sandbox = await Deno.makeTempDir();
+  try {
+    const reaper = startReaper(sandbox);
+    // Starts at most 150 sleepers, one every 10 ms, recording each pid; it is still forking when
+    // the reaper acts.
+    const child = new Deno.Command("bash", {
+      args: [
+        "-c",
+        `for i in $(seq 1 150); do sleep 200 & echo $! >> ${dir}/pids; sleep 0.01; done; wait`,
+      ],
+      stdout: "null",
+    }).spawn();
+    await until("some sleepers", async () => {
+      const text = await Deno.readTextFile(`${dir}/pids`).catch(() => "");
+      return text.trim().split("\n").length >= 10;
+    });
+    await reaper.watch(await processStamp(realProcFS, child.pid));
+    await reaper.release();
+    assert.equal((await child.status).signal, "SIGKILL");
+    const pids = (await Deno.readTextFile(`${dir}/pids`)).trim().split("\n").map(Number);
+    assert.ok(pids.length < 150, "the loop was stopped part-way");
+    for (const pid of pids) await until(`sleeper ${pid} to die`, async () => !(await alive(pid)));
     await until("the sandbox to go", async () => !(await exists(sandbox)));
   } finally {
     await Deno.remove(dir, { recursive: true });
