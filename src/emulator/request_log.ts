@@ -14,6 +14,7 @@ export interface RequestLogEntry {
   method: string;
   /** URL path only: query strings can carry tokens (tokeninfo) and are never kept. */
   path: string;
+  /** The answer's status; 0 when the client got none (the reset and hang faults). */
   status: number;
   /** Email of the authenticated caller or the subject of the grant, when known. */
   principal?: string;
