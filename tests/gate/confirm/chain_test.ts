@@ -423,3 +423,20 @@ Deno.test("the dialog shows the pairing code, the kernel's requester and a MISMA
   );
   assert.ok(!(await t.args("zenity"))!.join(" ").includes("python3"), "argv holds constants only");
 });
+
+Deno.test("terminal: a client that goes away ends the prompt as cancelled, not denied", async () => {
+  const term = scriptedTerminal([]);
+  await using t = await setup({ display: false, terminal: term.io });
+  const controller = new AbortController();
+  const d = confirmProdAccess(request({ signal: controller.signal }), t.deps);
+  await flush();
+  controller.abort();
+  assert.deepEqual(await d, {
+    approved: false,
+    via: "terminal",
+    outcome: "cancelled",
+    why: "client went away",
+  });
+  assert.match(term.written.join(""), /the requester went away; nothing to decide/);
+  assert.equal(t.timers.armed, 0, "the prompt's budget timer is cancelled");
+});
