@@ -59,19 +59,4 @@ export async function startChain(dir: string): Promise<Chain> {
 }
 
 /** Installs `authcalator` into `<root>/bin` the way `deno task install` does; returns its path. */
-export async function installAuthcalator(root: string): Promise<string> {
-  const script = decodeURIComponent(new URL("../install.ts", import.meta.url).pathname);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--allow-all", script, "--root", root],
-    env: roleEnv(root),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(120_000),
-  }).output();
-  if (!out.success) {
-    throw new Error(`install failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return `${root}/bin/authcalator`;
-}
+export { installAuthcalator } from "../../src/testing/install.ts";

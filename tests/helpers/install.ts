@@ -3,7 +3,7 @@
  * installed command (kube-setup writes its path into kubeconfig). Temp dirs under /tmp count as
  * places that will not last, so these homes live under the checkout's ignored .ci/out/homes.
  */
-import { baseEnv, ROOT } from "./cli.ts";
+import { ROOT } from "./cli.ts";
 
 /** A private directory that kube-setup does not treat as temporary; the caller removes it. */
 export async function stableTempDir(prefix: string): Promise<string> {
@@ -14,23 +14,5 @@ export async function stableTempDir(prefix: string): Promise<string> {
   return dir;
 }
 
-/** Runs `deno task install --root <root>` from a clean environment; returns the shim's path. */
-export async function installAuthcalator(root: string, denoDir: string): Promise<string> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "install", "--root", root],
-    cwd: ROOT,
-    env: baseEnv({ HOME: root, DENO_DIR: denoDir }),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(120_000),
-  }).output();
-  const dec = new TextDecoder();
-  if (!out.success) {
-    throw new Error(
-      `deno task install failed:\n${dec.decode(out.stdout)}${dec.decode(out.stderr)}`,
-    );
-  }
-  return `${root}/bin/authcalator`;
-}
+/** `deno task install --root <root>` from a clean environment (the shared helper in src/testing). */
+export { installAuthcalator } from "../../src/testing/install.ts";
