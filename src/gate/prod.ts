@@ -18,7 +18,7 @@ import { pairingCode } from "../gate_api/pairing_code.ts";
 import { SESSION_HOLD_HEADER } from "../gate_api/session_hold.ts";
 import { secondsUntil } from "../token_cache.ts";
 import { createAdminApp } from "./admin_app.ts";
-import { json, type ProdHandlers } from "./app.ts";
+import { json, logFailedMint, type ProdHandlers } from "./app.ts";
 import { type AuditEntry, type AuditResult, sessionRef } from "./audit.ts";
 import {
   type CommandDisplay,
@@ -291,6 +291,7 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
       slot.release("error");
       if (!audited.has(err as object)) {
         audit.write({ ...entry, result: "error", error: errorText(err) });
+        logFailedMint(log, `prod access (${endpoint}, ${listener} socket)`, err);
       }
       throw err;
     }
@@ -370,6 +371,7 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
     } catch (err) {
       if (!audited.has(err as object)) {
         audit.write({ ...entry, result: "error", email, error: errorText(err) });
+        logFailedMint(log, `prod token (${endpoint}, ${listener} socket)`, err);
       }
       throw err;
     }
@@ -420,6 +422,7 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
           });
         } catch (err) {
           audit.write({ ...entry, result: "error", error: errorText(err) });
+          logFailedMint(log, `prod session token (${listener} socket)`, err);
           throw err;
         }
       },

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { loadConfig } from "../../src/cli/config.ts";
+import { HttpError } from "../../src/errors.ts";
 import { createGateApp } from "../../src/gate/app.ts";
 import { auditUnavailable, MemoryAuditLog, mustBeAudited } from "../../src/gate/audit.ts";
 import type { PeerEnv } from "../../src/gate/peer.ts";
@@ -653,4 +654,27 @@ Deno.test("an approval the audit log cannot record approves nothing (fail closed
   await t.admin(`/pending/${id}/deny`, "POST");
   assert.equal((await res).status, 403);
   assert.equal(t.tokens.prodCalls.length, 0);
+});
+
+Deno.test("a failed prod mint is answered, audited and logged with its reason (never granted)", async () => {
+  const t = setup();
+  const created = t.call("/session", { method: "POST" });
+  await t.admin(`/pending/${await t.queued()}/approve`, "POST");
+  const sid = (await (await created).json()).session_id;
+  t.tokens.prodToken = () =>
+    Promise.reject(new HttpError(503, "Google is unavailable; try again", "google_unavailable"));
+  const refresh = await t.call(`/token?session=${sid}`);
+  assert.equal(refresh.status, 503);
+  assert.equal(t.audit.entries.at(-1)!.result, "error");
+  assert.match(
+    t.logs.at(-1)!,
+    /^gate: prod session token \(main socket\) not granted: 503 \[google_unavailable\] Google is/,
+  );
+  t.clock.advance(1000);
+  const direct = t.call("/token?level=prod");
+  await t.admin(`/pending/${await t.queued()}/approve`, "POST");
+  assert.equal((await direct).status, 503);
+  assert.equal(t.audit.entries.at(-1)!.result, "error");
+  assert.match(t.logs.at(-1)!, /^gate: prod token \(\/token, main socket\) not granted: 503 /);
+  assert.ok(!t.logs.join("\n").includes(sid));
 });
