@@ -9,7 +9,12 @@ import { UsageError } from "../errors.ts";
 import { withDeadline } from "../http/deadline_fetch.ts";
 import { createMetadataApp } from "../metadata/app.ts";
 import { GateClient } from "../metadata/gate_client.ts";
-import { hostAllowed, hostForUrl, isLoopback } from "../metadata/host_check.ts";
+import {
+  hostAllowed,
+  hostForUrl,
+  isLoopback,
+  rememberLastAllowed,
+} from "../metadata/host_check.ts";
 import { MetadataStore } from "../metadata/store.ts";
 import { defaultInstance } from "../metadata/vm_tree.ts";
 
@@ -88,7 +93,8 @@ export async function run(invocation: Invocation): Promise<number> {
   const { handler } = createMetadataApp({
     backend: gate,
     store,
-    hostAllowed: (host) => hostAllowed(host, bind, port),
+    // `port` is final before the first request arrives (it is set right after Deno.serve).
+    hostAllowed: rememberLastAllowed((host) => hostAllowed(host, bind, port)),
     stop: stop.signal,
     log: (line) => console.error(`metadata-proxy: ${line}`),
   });

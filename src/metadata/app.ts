@@ -250,34 +250,54 @@ export function createMetadataApp(options: MetadataAppOptions): MetadataApp {
   });
 
   const fetch = (request: Request, info?: Deno.ServeHandlerInfo) => app.fetch(request, info);
+  // A guard may await (with-prod's caller check) and a backend without a synchronous cache has
+  // nothing warm to serve: either way every request takes the full app.
+  const cachedToken = !options.guard && backend.cachedToken?.bind(backend);
+  if (!cachedToken) return { app, waits, handler: fetch };
+
   const defaultTokenPath = `${TOKEN_PREFIX}default/token`;
-  const isTokenPath = (path: string) =>
-    path === defaultTokenPath ||
-    path === `${TOKEN_PREFIX}${store.values.serviceAccountEmail}/token`;
+  let emailPathOf: unknown;
+  let emailTokenPath = "";
+  const isTokenPath = (path: string) => {
+    if (path === defaultTokenPath) return true;
+    if (emailPathOf !== store.values) {
+      emailPathOf = store.values;
+      emailTokenPath = `${TOKEN_PREFIX}${store.values.serviceAccountEmail}/token`;
+    }
+    return path === emailTokenPath;
+  };
+  // The last answer, reused while the token and its whole seconds left are the same.
+  let lastToken: unknown;
+  let lastExpiresIn = 0;
+  let lastBody = "";
 
   /**
    * The request every client makes most: the default token, already cached. It is answered
-   * without routing or awaiting, with exactly the bytes and headers the Hono route would send;
-   * anything unusual (a query, a guard, a missing header, a cold cache) takes the full app.
+   * without routing or awaiting, with exactly the bytes and headers the Hono route would send,
+   * after the same admission check (one home: ./admission.ts); anything else (a query, a cold
+   * cache, another path or method) takes the full app.
    */
   const handler = (
     request: Request,
     info?: Deno.ServeHandlerInfo,
   ): Response | Promise<Response> => {
-    if (options.guard || !backend.cachedToken || request.method !== "GET") {
-      return fetch(request, info);
-    }
+    if (request.method !== "GET") return fetch(request, info);
     const url = request.url;
     const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
     if (!isTokenPath(path)) return fetch(request, info);
     const refused = admit("GET", request.headers, path, false);
     if (refused) return refused;
-    const token = backend.cachedToken(store.values.scopes);
-    const expiresIn = token ? secondsUntil(token.expiresAt, clock.now()) : 0;
-    if (!token || expiresIn <= 0) return fetch(request, info);
-    const body = `{"access_token":${JSON.stringify(token.accessToken)},"expires_in":${expiresIn},` +
-      `"token_type":"Bearer"}`;
-    return respond(200, body, JSON_TYPE);
+    const token = cachedToken(store.values.scopes);
+    if (!token) return fetch(request, info);
+    const expiresIn = secondsUntil(token.expiresAt, clock.now());
+    if (expiresIn <= 0) return fetch(request, info);
+    if (token !== lastToken || expiresIn !== lastExpiresIn) {
+      lastBody = `{"access_token":${JSON.stringify(token.accessToken)},"expires_in":${expiresIn},` +
+        `"token_type":"Bearer"}`;
+      lastToken = token;
+      lastExpiresIn = expiresIn;
+    }
+    return respond(200, lastBody, JSON_TYPE);
   };
 
   return { app, waits, handler };

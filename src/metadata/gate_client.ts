@@ -95,6 +95,8 @@ export class GateClient implements MetadataBackend {
   readonly #idTokens: TokenCache;
   readonly #projectNumber = new Forever<string>();
   readonly #universe = new Forever<string>();
+  #lastScopes?: string[];
+  #lastKey = "";
 
   constructor(options: GateClientOptions) {
     this.#socketPath = options.socketPath;
@@ -178,7 +180,7 @@ export class GateClient implements MetadataBackend {
    * misses; an unexpired cached token is served when the gate fails or is slow to refresh it.
    */
   async token(scopes: string[]): Promise<ExpiringToken> {
-    const key = scopes.join(",");
+    const key = this.#keyOf(scopes);
     const hit = this.#tokens.fresh(key);
     if (hit) return hit;
     const fresh = this.#tokens.get(key, () => this.#fetchToken(scopes));
@@ -193,8 +195,16 @@ export class GateClient implements MetadataBackend {
   }
 
   cachedToken(scopes: string[]): ExpiringToken | undefined {
-    const hit = this.#tokens.fresh(scopes.join(","));
-    return this.#usable(hit);
+    return this.#usable(this.#tokens.fresh(this.#keyOf(scopes)));
+  }
+
+  /** The cache key of `scopes`; the warm path passes the same default array every time. */
+  #keyOf(scopes: string[]): string {
+    if (scopes !== this.#lastScopes) {
+      this.#lastScopes = scopes;
+      this.#lastKey = scopes.join(",");
+    }
+    return this.#lastKey;
   }
 
   /** A cached token with at least a second left (clients reject `expires_in: 0`). */

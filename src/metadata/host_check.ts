@@ -52,3 +52,20 @@ export function hostAllowed(host: string | null, bind: string, port: number): bo
   if (isLoopback(bind) && name === "127.0.0.1") return true;
   return WILDCARD.has(bind) && isIpLiteral(name);
 }
+
+/**
+ * `check` with the last Host it allowed remembered, so the warm path's steady stream of one Host
+ * costs a string comparison. Only for a pure `check` (its answer depends on the Host alone); one
+ * remembered value, so nothing grows.
+ */
+export function rememberLastAllowed(
+  check: (host: string | null) => boolean,
+): (host: string | null) => boolean {
+  let allowed: string | undefined;
+  return (host) => {
+    if (host !== null && host === allowed) return true;
+    const ok = check(host);
+    if (ok && host !== null) allowed = host;
+    return ok;
+  };
+}

@@ -38,17 +38,30 @@ export function withStandardHeaders(res: Response): Response {
   return out;
 }
 
+/** The standard headers plus a content type, as pairs a Response copies (built once per type). */
+function headerPairs(contentType: string): [string, string][] {
+  return [...Object.entries(STANDARD_HEADERS), ["Content-Type", contentType]];
+}
+
+/** Header pairs of the content types answered most, so a response does not rebuild them. */
+const PAIRS: Readonly<Record<string, [string, string][]>> = {
+  [TEXT]: headerPairs(TEXT),
+  [JSON_TYPE]: headerPairs(JSON_TYPE),
+  [HTML]: headerPairs(HTML),
+  [PLAIN]: headerPairs(PLAIN),
+};
+
 /** A response with an explicit content type and the standard headers. */
 export function respond(
   status: number,
   body: string,
   contentType: string,
-  extra: Record<string, string> = {},
+  extra?: Record<string, string>,
 ): Response {
-  return new Response(body, {
-    status,
-    headers: { ...STANDARD_HEADERS, "Content-Type": contentType, ...extra },
-  });
+  const headers = extra === undefined && Object.hasOwn(PAIRS, contentType)
+    ? PAIRS[contentType]
+    : { ...STANDARD_HEADERS, "Content-Type": contentType, ...extra };
+  return new Response(body, { status, headers });
 }
 
 const ENTITIES: Record<string, string> = {
@@ -88,8 +101,7 @@ export function errorPage(status: 403 | 404 | 405, path: string, detail = ""): R
     `  <p>${message}`,
     "",
   ].join("\n");
-  const extra: Record<string, string> = status === 405 ? { Allow: "GET" } : {};
-  return respond(status, body, HTML, extra);
+  return respond(status, body, HTML, status === 405 ? { Allow: "GET" } : undefined);
 }
 
 /** A 400 with a one-line message, as GCE answers bad parameters. */

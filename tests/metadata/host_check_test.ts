@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { hostAllowed, hostForUrl, isLoopback } from "../../src/metadata/host_check.ts";
+import {
+  hostAllowed,
+  hostForUrl,
+  isLoopback,
+  rememberLastAllowed,
+} from "../../src/metadata/host_check.ts";
 
 Deno.test("loopback bind: the bound host:port, localhost and metadata names only", () => {
   const ok = (h: string | null) => hostAllowed(h, "127.0.0.1", 8173);
@@ -45,4 +50,28 @@ Deno.test("helpers", () => {
   assert.ok(isLoopback("127.0.0.1") && isLoopback("127.9.9.9") && isLoopback("::1"));
   assert.ok(isLoopback("[::1]") && isLoopback("localhost"));
   assert.ok(!isLoopback("0.0.0.0") && !isLoopback("10.0.0.1") && !isLoopback("::"));
+});
+
+Deno.test("rememberLastAllowed: answers as the check does, remembering only an allowed Host", () => {
+  const asked: (string | null)[] = [];
+  const check = rememberLastAllowed((host) => {
+    asked.push(host);
+    return host === "metadata" || host === "169.254.169.254";
+  });
+  assert.equal(check("metadata"), true);
+  assert.equal(check("metadata"), true);
+  assert.deepEqual(asked, ["metadata"], "the second ask is answered from memory");
+  assert.equal(check("evil.example"), false);
+  assert.equal(check("evil.example"), false);
+  assert.equal(check(null), false);
+  assert.equal(check("169.254.169.254"), true);
+  assert.equal(check("metadata"), true);
+  assert.deepEqual(asked, [
+    "metadata",
+    "evil.example",
+    "evil.example",
+    null,
+    "169.254.169.254",
+    "metadata",
+  ]);
 });
