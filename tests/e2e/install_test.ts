@@ -158,3 +158,65 @@ Deno.test("deno task install --root with a relative path means the caller's dire
     await Deno.remove(where, { recursive: true });
   }
 });
+
+Deno.test("the shim quotes odd paths and dispatches each subcommand to its role's set", async () => {
+  const { shimText } = await import("../../scripts/install.ts");
+  const dir = await Deno.makeTempDir({ prefix: "authcalator-shim-" });
+  try {
+    // A fake deno that prints its argv, one word per line, and the executable variable.
+    const fakeDeno = `${dir}/fake deno`;
+    await Deno.writeTextFile(
+      fakeDeno,
+      '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\necho "EXE=${AUTHCALATOR_EXECUTABLE-unset}"\n',
+      { mode: 0o755 },
+    );
+    const checkout = `${dir}/it's a checkout`;
+    const shim = `${dir}/bin/authcalator`;
+    await Deno.mkdir(`${dir}/bin`);
+    await Deno.writeTextFile(shim, shimText({ deno: fakeDeno, checkout, version: "9.9.9" }), {
+      mode: 0o755,
+    });
+    const run = async (...args: string[]) => {
+      const out = await runExact(shim, args, {});
+      assert.equal(out.code, 0, out.stderr);
+      return out.stdout.trim().split("\n");
+    };
+    assert.deepEqual(await run("kube-token"), [
+      "run",
+      "--quiet",
+      "--no-config",
+      "--no-prompt",
+      "--allow-net=127.0.0.1,localhost,[::1]",
+      "--allow-env=GCE_METADATA_HOST,KUBERNETES_EXEC_INFO",
+      `${checkout}/src/kube/kube_token_entry.ts`,
+      "EXE=unset",
+    ]);
+    const main = (set: string, ...rest: string[]) => [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      "--config",
+      `${checkout}/deno.json`,
+      `-P=${set}`,
+      `${checkout}/src/main.ts`,
+      ...rest,
+    ];
+    assert.deepEqual(await run("kube-token", "--help"), [
+      ...main("kube-token", "kube-token", "--help"),
+      "EXE=unset",
+    ]);
+    assert.deepEqual(await run("approve", "x y"), [
+      ...main("admin-client", "approve", "x y"),
+      "EXE=unset",
+    ]);
+    assert.deepEqual(await run("with-prod", "--", "sh", "-c", "echo *"), [
+      ...main("with-prod", "with-prod", "--", "sh", "-c", "echo *"),
+      "EXE=unset",
+    ]);
+    assert.deepEqual(await run("nope"), [...main("version", "nope"), "EXE=unset"]);
+    // Only kube-setup learns the shim's own path (with-prod's children never see it).
+    assert.deepEqual(await run("kube-setup"), [...main("kube-setup", "kube-setup"), `EXE=${shim}`]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
