@@ -69,6 +69,44 @@ async function malformed(res: Response, kind: Malformation, state: EmulatorState
   return jsonResponse(200, body);
 }
 
+/**
+ * The same answer with its body sent one byte every `intervalMs`: headers at once, the body
+ * slowly but steadily (a client with only an idle timeout never gives up). The timer ends when the
+ * client leaves, the body is done or the emulator stops.
+ */
+async function trickled(res: Response, intervalMs: number, state: EmulatorState) {
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  let sent = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let end = () => {};
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      end = () => {
+        clearTimeout(timer);
+        state.trickles.delete(end);
+        try {
+          controller.close();
+        } catch { /* already closed or cancelled */ }
+      };
+      state.trickles.add(end);
+      const tick = () => {
+        if (sent >= bytes.length) return end();
+        controller.enqueue(bytes.subarray(sent, ++sent));
+        timer = setTimeout(tick, intervalMs);
+      };
+      tick();
+    },
+    cancel() {
+      clearTimeout(timer);
+      state.trickles.delete(end);
+    },
+  });
+  const headers = new Headers(res.headers);
+  headers.delete("content-length");
+  headers.set("cache-control", "no-transform"); // Deno.serve would gzip and buffer it
+  return new Response(body, { status: res.status, headers });
+}
+
 /** A 200 whose body starts and never ends, until the client leaves or the emulator stops. */
 function stalledResponse(state: EmulatorState): Response {
   let held: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -154,6 +192,13 @@ export function createApp(state: EmulatorState): Hono<EmulatorEnv> {
         fault = kind;
         c.res = await malformed(c.res, kind, state);
       }
+    }
+    const intervalMs = api === "unknown" ? undefined : state.faults.takeSlowBody(api);
+    if (intervalMs !== undefined) {
+      fault = "slow_body";
+      const slow = await trickled(c.res, intervalMs, state);
+      c.res = undefined; // replace, not merge: Hono would copy the old headers back
+      c.res = slow;
     }
     record(c.res.status);
   });

@@ -9,13 +9,15 @@
  * | `rateLimitNext(api, n, s)`| 429 RESOURCE_EXHAUSTED with `Retry-After: s`                      |
  * | `resetNext(api, n)`       | the connection closed with no answer at all (raw TCP front)       |
  * | `hangNext(api, n)`        | no answer until the client gives up (or the emulator stops)       |
- * | `stallBody(api, n)`       | a 200 whose body starts and never ends (slow body)                |
+ * | `stallBody(api, n)`       | a 200 whose body starts and never ends                            |
+ * | `slowBodyNext(api, n, ms)`| the real answer, its body sent one byte every `ms`                |
  * | `badJsonNext(api, n)`     | a 200 `application/json` whose body is not JSON                   |
  * | `malformNext(api, kind)`  | a 200 whose JSON lacks or breaks a field: see {@link Malformation}|
  * | `reauthAfter(n)`          | refreshes fail with `invalid_rapt` after n more successes          |
  * | `revokeRefreshToken()`    | refreshes fail with `invalid_grant` (token expired or revoked)    |
  *
- * No fault holds a timer: hangs and stalls end on the request's signal or `stop()`.
+ * Only latency and slow bodies hold a timer, cleared when the client leaves or on `stop()`; hangs
+ * and stalls hold none.
  * @module
  */
 import type { ApiName } from "./api_names.ts";
@@ -70,6 +72,7 @@ export class Faults {
   readonly #failures = new Map<ApiName, { remaining: number; failure: ForcedFailure }>();
   readonly #armed = new Map<`${ArmedFault}:${ApiName}`, number>();
   readonly #malformations = new Map<ApiName, { kind: Malformation; remaining: number }>();
+  readonly #slowBodies = new Map<ApiName, { intervalMs: number; remaining: number }>();
   #reauthAfter?: number;
   #refreshes = 0;
   #revoked = false;
@@ -137,6 +140,24 @@ export class Faults {
     return this;
   }
 
+  /** Makes the next `count` answers of `api` trickle their body, one byte every `intervalMs`. */
+  slowBodyNext(api: ApiName, count = 1, intervalMs = 100): this {
+    checkCount(count);
+    if (!Number.isInteger(intervalMs) || intervalMs < 1 || intervalMs > 60_000) {
+      throw new RangeError(`intervalMs must be an integer from 1 to 60000, got ${intervalMs}`);
+    }
+    this.#slowBodies.set(api, { intervalMs, remaining: count });
+    return this;
+  }
+
+  /** Takes one pending slow body for `api`: its interval in ms, if any. */
+  takeSlowBody(api: ApiName): number | undefined {
+    const pending = this.#slowBodies.get(api);
+    if (!pending) return undefined;
+    if (--pending.remaining === 0) this.#slowBodies.delete(api);
+    return pending.intervalMs;
+  }
+
   #arm(fault: ArmedFault, api: ApiName, count: number): this {
     checkCount(count);
     this.#armed.set(`${fault}:${api}`, count);
@@ -184,6 +205,7 @@ export class Faults {
     this.#failures.clear();
     this.#armed.clear();
     this.#malformations.clear();
+    this.#slowBodies.clear();
     this.#reauthAfter = undefined;
     this.#refreshes = 0;
     this.#revoked = false;

@@ -120,6 +120,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     baseUrl: "",
     stopSignal: stopper.signal,
     stalls: new Set(),
+    trickles: new Set(),
   };
   const app = createApp(state);
   // The HTTP listener sits on a private loopback port behind the raw TCP front (tcp_front.ts),
@@ -145,6 +146,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         } catch { /* already closed */ }
       }
       state.stalls.clear();
+      for (const end of [...state.trickles]) end();
       await front.close();
       await server.shutdown();
     })();

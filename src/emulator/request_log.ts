@@ -19,7 +19,7 @@ export interface RequestLogEntry {
   /** Email of the authenticated caller or the subject of the grant, when known. */
   principal?: string;
   /** The injected fault that shaped the answer, if any. */
-  fault?: "fail" | "stall" | "latency" | "reset" | "hang" | "bad_json" | Malformation;
+  fault?: "fail" | "stall" | "latency" | "reset" | "hang" | "bad_json" | "slow_body" | Malformation;
 }
 
 /** Counts and records requests. */

@@ -22,6 +22,8 @@ export interface EmulatorState {
   stopSignal: AbortSignal;
   /** Bodies held open by the stall fault; stop() errors them so the server can shut down. */
   stalls: Set<ReadableStreamDefaultController<Uint8Array>>;
+  /** Ends each slow body in progress (clears its timer); stop() calls them all. */
+  trickles: Set<() => void>;
 }
 
 /** Per-request values the middleware and routes share. */

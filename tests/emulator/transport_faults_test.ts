@@ -124,3 +124,37 @@ Deno.test("new fault switches reject nonsense values", () => {
   assert.equal(f.take("reset", "token"), false);
   assert.equal(f.takeMalformation("token"), undefined);
 });
+
+Deno.test("slowBodyNext: the real answer arrives a byte at a time; stop() ends a trickle in progress", async () => {
+  const emu = await startEmulator();
+  const user = await engineerToken(emu);
+  const project = () =>
+    fetch(`${emu.baseUrl}/v3/projects/demo-project`, {
+      headers: { authorization: `Bearer ${user}` },
+    });
+  emu.faults.slowBodyNext("getProject", 1, 1);
+  const res = await project();
+  assert.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  const sizes: number[] = [];
+  let text = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    sizes.push(value.length);
+    text += new TextDecoder().decode(value);
+  }
+  assert.ok(sizes.length > 20, `arrived in ${sizes.length} chunks`);
+  assert.equal(JSON.parse(text).projectId, "demo-project", "the body is whole");
+  assert.deepEqual(
+    emu.requests().filter((e) => e.api === "getProject").map((e) => e.fault),
+    ["slow_body"],
+  );
+  // A slow answer still trickling when the emulator stops: its timer ends with it.
+  emu.faults.slowBodyNext("getProject", 1, 1_000);
+  const open = await project();
+  const drained = open.text().catch(() => "errored");
+  await emu.stop();
+  await drained;
+  assert.throws(() => new Faults().slowBodyNext("token", 1, 0), RangeError);
+});

@@ -176,3 +176,15 @@ Deno.test("service_account key ADC: a hung or reset JWT exchange costs one reque
     assert.match((await tokens.devToken([CLOUD], 600)).accessToken, /^ya29\./);
     assert.match((await tokens.prodToken([CLOUD], 300)).accessToken, /^ya29\./);
   }));
+
+Deno.test("a body that trickles steadily does not extend the deadline: one 504, then recovery", () =>
+  world(async ({ emulator, service }) => {
+    const tokens = await service(emulator.authorizedUserAdc(), DEADLINE_MS);
+    await tokens.devToken([CLOUD], 600);
+    // ~100+ bytes at one per 20 ms: seconds in all, though a byte is never 20 ms away.
+    emulator.faults.slowBodyNext("generateAccessToken", 1, 20);
+    const { err, ms } = await failure(tokens.devToken(["https://slow.example/x"], 600));
+    assert.equal(err.status, 504, err.message);
+    assert.ok(ms < DEADLINE_MS + SLACK_MS, `failed after ${ms} ms`);
+    assert.match((await tokens.devToken(["https://slow.example/x"], 600)).accessToken, /^ya29\./);
+  }));
