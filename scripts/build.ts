@@ -80,8 +80,13 @@ async function main(args: string[]): Promise<number> {
   let dryRun = false;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--dry-run") dryRun = true;
-    else if (args[i] === "--out" && args[i + 1] && !args[i + 1].startsWith("-")) outDir = args[++i];
-    else {
+    else if (args[i] === "--out") {
+      if (!args[i + 1] || args[i + 1].startsWith("-")) {
+        console.error("build: --out needs a directory");
+        return 2;
+      }
+      outDir = args[++i];
+    } else {
       console.error(`build: unknown argument ${JSON.stringify(args[i])}`);
       console.error("usage: deno run -A scripts/build.ts [--out DIR] [--dry-run]");
       return 2;

@@ -9,12 +9,33 @@ import { type Chain, roleEnv, startChain } from "../src/testing/chain.ts";
 
 const CLIENT = new URL("./demo_client.ts", import.meta.url).pathname;
 
-const portArg = Deno.args.indexOf("--port");
-const port = portArg >= 0 ? Deno.args[portArg + 1] : "8173";
-if (!/^\d+$/.test(port) || Number(port) > 65535) {
-  console.error(`demo: --port must be a port number, got ${JSON.stringify(port)}`);
-  Deno.exit(2);
+const USAGE =
+  "usage: deno task demo [--port N]   (N: the metadata-proxy's port, 0 = any free port)";
+
+/** The proxy port from `--port N` / `--port=N` (8173 by default); usage errors exit 2. */
+function portFrom(args: string[]): string {
+  let port = "8173";
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split(/=(.*)/s, 2);
+    if (flag !== "--port") {
+      console.error(`demo: unknown argument ${JSON.stringify(args[i])}\n${USAGE}`);
+      Deno.exit(2);
+    }
+    const value = inline ?? args[++i];
+    if (value === undefined) {
+      console.error(`demo: --port needs a value\n${USAGE}`);
+      Deno.exit(2);
+    }
+    port = value;
+  }
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) {
+    console.error(`demo: --port must be a port number (0-65535), got ${JSON.stringify(port)}`);
+    Deno.exit(2);
+  }
+  return port;
 }
+
+const port = portFrom(Deno.args);
 
 const started = performance.now();
 const dir = await Deno.makeTempDir({ prefix: "authcalator-demo-" });

@@ -77,8 +77,15 @@ async function main(args: string[]): Promise<number> {
   let dryRun = false;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--dry-run") dryRun = true;
-    else if (args[i] === "--root" && args[i + 1] && !args[i + 1].startsWith("-")) root = args[++i];
-    else {
+    else if (args[i] === "--root") {
+      if (!args[i + 1] || args[i + 1].startsWith("-")) {
+        console.error(
+          "install: --root needs a directory\nusage: deno task install [--root DIR] [--dry-run]",
+        );
+        return 2;
+      }
+      root = args[++i];
+    } else {
       console.error(`install: unknown argument ${JSON.stringify(args[i])}`);
       console.error("usage: deno task install [--root DIR] [--dry-run]");
       return 2;

@@ -67,6 +67,9 @@ Deno.test("scripts/build.ts --dry-run prints the compile lines and the checksum 
   const bad = await run(["--dry-run", "--outdir", "x"]);
   assert.equal(bad.code, 2);
   assert.match(new TextDecoder().decode(bad.stderr), /unknown argument "--outdir"/);
+  const noValue = await run(["--out"]);
+  assert.equal(noValue.code, 2);
+  assert.match(new TextDecoder().decode(noValue.stderr), /--out needs a directory/);
 });
 
 Deno.test("SHA256SUMS has sha256sum's format and verifies with sha256sum -c", async () => {

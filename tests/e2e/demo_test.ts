@@ -45,14 +45,23 @@ for (const signal of ["SIGHUP", "SIGTERM", "SIGINT"] as const) {
   });
 }
 
-Deno.test("the demo refuses a bad --port with exit 2", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--allow-all", `${ROOT}scripts/demo.ts`, "--port", "http"],
-    env: baseEnv(),
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(out.code, 2);
-  assert.match(new TextDecoder().decode(out.stderr), /--port must be a port number, got "http"/);
+Deno.test("the demo's bad arguments exit 2 with a clear message", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--port", "http"], /--port must be a port number \(0-65535\), got "http"/],
+    [["--port", "70000"], /--port must be a port number \(0-65535\), got "70000"/],
+    [["--port=-1"], /--port must be a port number \(0-65535\), got "-1"/],
+    [["--port"], /--port needs a value\nusage: deno task demo \[--port N\]/],
+    [["--prot", "1"], /unknown argument "--prot"\nusage: deno task demo/],
+  ];
+  for (const [args, pattern] of cases) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "--allow-all", `${ROOT}scripts/demo.ts`, ...args],
+      env: baseEnv(),
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 2, args.join(" "));
+    assert.match(new TextDecoder().decode(out.stderr), pattern);
+  }
 });

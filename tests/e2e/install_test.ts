@@ -104,6 +104,17 @@ Deno.test("deno task install refuses unknown arguments with exit 2 and prints th
   });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /install: unknown argument "--rot"\nusage: deno task install/);
+  const noRoot = await runExact(Deno.execPath(), [
+    "run",
+    "-A",
+    `${ROOT}scripts/install.ts`,
+    "--root",
+  ], {
+    HOME: "/nonexistent",
+    DENO_DIR: await denoDir(),
+  });
+  assert.equal(noRoot.code, 2);
+  assert.match(noRoot.stderr, /install: --root needs a directory/);
   const dry = await runExact(Deno.execPath(), [
     "run",
     "-A",
