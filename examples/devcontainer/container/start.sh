@@ -34,10 +34,15 @@ if [ ! -S "$socket" ]; then
   exit 1
 fi
 
-line=$("$authcalator" permissions metadata-proxy)
-deno() { exec "${DENO:-deno}" "$@"; }
-# The subshell becomes `deno run <pinned flags> <main> metadata-proxy` (deno is the function above).
-(eval "$line") >"$log" 2>&1 </dev/null &
+if command -v "${DENO:-deno}" >/dev/null 2>&1; then
+  line=$("$authcalator" permissions metadata-proxy)
+  deno() { exec "${DENO:-deno}" "$@"; }
+  # The subshell becomes `deno run <pinned flags> <main> metadata-proxy` (deno: the function above).
+  (eval "$line") >"$log" 2>&1 </dev/null &
+else
+  # A release binary without Deno: its start-up revocation (kinds, not paths) is the control.
+  "$authcalator" metadata-proxy >"$log" 2>&1 </dev/null &
+fi
 pid=$!
 
 i=0

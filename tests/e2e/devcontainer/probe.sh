@@ -18,6 +18,9 @@ step() { echo "$1=$2" >>"$out/status"; }
 echo "$$" >"$out/probe-pid"
 sh "$checkout/examples/devcontainer/container/start.sh" >"$out/start.txt" 2>&1
 step start $?
+# postStartCommand runs on every start: a second run leaves the running proxy alone.
+sh "$checkout/examples/devcontainer/container/start.sh" >"$out/start-again.txt" 2>&1
+step start-again $?
 
 node "$checkout/tests/e2e/devcontainer/node_client.cjs" "$checkout/node_modules" >"$out/node.txt" 2>&1
 step node $?
