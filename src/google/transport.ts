@@ -100,6 +100,7 @@ export class GoogleTransport {
       for (let attempt = 0;; attempt++) {
         let answered = false;
         try {
+          signal.throwIfAborted(); // an aborted transport starts nothing
           const res = await fetchFn(input, { ...init, signal });
           answered = true;
           const body = NULL_BODY.has(res.status) ? null : await res.arrayBuffer();
