@@ -189,6 +189,7 @@ Deno.test("devcontainer recipe: dev tokens for Node, Python, gcloud; with-prod's
       steps,
       {
         start: "0",
+        "start-again": "0",
         node: "0",
         python: "0",
         gcloud: hasGcloud ? "0" : "skipped",
@@ -200,6 +201,10 @@ Deno.test("devcontainer recipe: dev tokens for Node, Python, gcloud; with-prod's
     assert.match(
       await read("start.txt"),
       /metadata proxy \(pid \d+\) listening on 127\.0\.0\.1:8173/,
+    );
+    assert.match(
+      await read("start-again.txt"),
+      /metadata proxy already answers on 127\.0\.0\.1:8173/,
     );
 
     // Dev tokens: the same dev-service-account token for Node, Python and gcloud.
