@@ -145,5 +145,6 @@ Deno.test("reliability: the gate SIGKILLed and restarted under load: no proxy cr
   const after = await request(world, "warm", 0, false);
   assert.equal(after.status, 200, "the proxy is alive and serving");
   assert.ok(resumes.every((ms) => ms < RESUME_BOUND_MS));
+  world.assertNoCrashes();
   await world.assertNoLeaks();
 });

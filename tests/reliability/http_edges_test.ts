@@ -197,5 +197,6 @@ Deno.test("reliability: HTTP edge cases found by fuzzing and named in issue 7", 
     world.noteBody("proxy token", text);
     assert.equal(res.status, 200, text);
   });
+  world.assertNoCrashes();
   await world.assertNoLeaks();
 });

@@ -181,6 +181,7 @@ Deno.test("reliability: raw-socket fuzzing of the gate (main, admin) and the met
         failures.slice(0, 40).join("\n"),
     );
   }
+  world.assertNoCrashes();
   await world.assertNoLeaks().catch((err) => {
     throw new Error(`${replay}: ${err.message}`);
   });

@@ -153,6 +153,8 @@ Deno.test("secret scan: every credential path of gate and proxy leaves no secret
   await world.touchAdc();
   note("proxy revoked", await proxyGet(world, `${TOKEN_PATH}?scopes=https://x.example/revoked`));
 
+  world.assertNoCrashes();
+
   await world.assertNoLeaks();
   const audit = await world.auditText();
   assert.match(audit, /"result":"granted"/, "the grants were audited (and scanned)");

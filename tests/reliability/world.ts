@@ -55,6 +55,8 @@ export interface World extends AsyncDisposable {
   knownSecrets(): string[];
   /** Host paths and internal URLs that must never reach the container. */
   hostOnlyDetails(): string[];
+  /** Fails when any process printed a crash: an uncaught error, a panic, a stack trace. */
+  assertNoCrashes(): void;
   /**
    * The secret scan: no credential in any process output or audit line, no host detail or
    * credential of another kind in container-facing bodies. Throws with redacted findings.
@@ -65,6 +67,9 @@ export interface World extends AsyncDisposable {
 /** Credentials a container-facing answer may legitimately carry: access and ID tokens. */
 const CREDENTIAL_IN_BODY =
   /ya29\.[A-Za-z0-9_\-.]+|eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+/g;
+
+/** What a crash looks like in a Deno process's output. */
+const CRASH = /.*(error: Uncaught|panicked at|Unhandled|\n\s+at (?:file|ext|async|new) ).*/;
 
 /** Starts the world; disposing stops everything and removes its directory. */
 export async function startWorld(): Promise<World> {
@@ -185,6 +190,13 @@ export async function startWorld(): Promise<World> {
           "googleapis.com/token",
           "oauth2.googleapis.com",
         ];
+      },
+      assertNoCrashes() {
+        const crashed = world.outputs().filter((o) => CRASH.test(o.text));
+        if (crashed.length) {
+          const lines = crashed.map((o) => `${o.name}: ${o.text.match(CRASH)![0]}`);
+          throw new Error(`a process crashed or printed a stack trace:\n${lines.join("\n")}`);
+        }
       },
       async assertNoLeaks() {
         const known = world.knownSecrets();
