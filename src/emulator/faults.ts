@@ -59,6 +59,10 @@ export type RefreshOutcome = "ok" | "reauth" | "revoked";
 
 /** Default messages Google's front end gives for forced statuses. */
 const DEFAULT_MESSAGES: Record<number, string> = {
+  400: "Request contains an invalid argument.",
+  401: "Request had invalid authentication credentials.",
+  403: "The caller does not have permission",
+  404: "Requested entity was not found.",
   429: "Quota exceeded.",
   500: "Internal error encountered.",
   502: "Bad Gateway",
