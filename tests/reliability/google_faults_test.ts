@@ -32,6 +32,8 @@ interface Row {
   boundMs: number;
   /** Runs after the faulted request, before the recovery request (e.g. log in again). */
   heal?(world: World): Promise<void>;
+  /** What the client asks: an access token (default) or an ID token, each never asked before. */
+  ask?: "token" | "identity";
 }
 
 let round = 0;
@@ -43,16 +45,40 @@ function freshScopes(): string {
 
 const table: string[] = [];
 
-async function tokenRequest(world: World, what: string) {
+/** The Google API each kind of request reaches. */
+const API_OF = { token: "generateAccessToken", identity: "generateIdToken" } as const;
+
+/** An access token for fresh scopes, or an ID token for a fresh audience, through the proxy. */
+async function clientRequest(world: World, what: string, ask: "token" | "identity" = "token") {
+  const path = ask === "token"
+    ? `${TOKEN_PATH}?scopes=${encodeURIComponent(freshScopes())}`
+    : `/computeMetadata/v1/instance/service-accounts/default/identity?audience=${
+      encodeURIComponent(`https://aud-${++round}.example`)
+    }`;
   const started = performance.now();
-  const res = await proxyGet(
-    world,
-    `${TOKEN_PATH}?scopes=${encodeURIComponent(freshScopes())}`,
-    GATE_GOOGLE_DEADLINE_MS * 3,
-  );
+  const res = await proxyGet(world, path, GATE_GOOGLE_DEADLINE_MS * 3);
   const ms = performance.now() - started;
   world.noteBody(`proxy answer (${what})`, res.text);
-  return { ...res, ms, body: JSON.parse(res.text) as Record<string, unknown> };
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(res.text);
+  } catch {
+    body = { id_token: res.text }; // an ID token is served as bare text
+  }
+  return { ...res, ms, body };
+}
+
+const tokenRequest = (world: World, what: string) => clientRequest(world, what, "token");
+
+/** The gate's other Google-backed answers, straight from its socket: no wedge there either. */
+async function gateAnswersPromptly(world: World, what: string): Promise<void> {
+  for (const route of ["/identity", "/project-number"]) {
+    const started = performance.now();
+    const res = await gateGet(world, route, RECOVERY_BOUND_MS);
+    world.noteBody(`gate answer (${route} after ${what})`, res.text);
+    assert.equal(res.status, 200, `${route} after ${what}: ${res.status} ${res.text}`);
+    assert.ok(performance.now() - started < RECOVERY_BOUND_MS);
+  }
 }
 
 /** Makes the gate rebuild its source client, so the next mint refreshes the ADC first. */
@@ -62,8 +88,9 @@ async function refreshing(world: World, arm: (e: Emulator) => void) {
 }
 
 async function runRow(world: World, row: Row): Promise<void> {
+  const ask = row.ask ?? "token";
   await row.arm(world);
-  const got = await tokenRequest(world, row.fault);
+  const got = await clientRequest(world, row.fault, ask);
   const line = `| ${row.fault} | ${got.status}${got.body.code ? ` ${got.body.code}` : ""} | ${
     Math.round(got.ms)
   } ms (bound ${row.boundMs} ms) |`;
@@ -73,7 +100,9 @@ async function runRow(world: World, row: Row): Promise<void> {
     Math.round(got.ms)
   } ms`;
   assert.equal(got.status, row.expect.status, seen);
-  if (row.expect.status === 200) {
+  if (row.expect.status === 200 && ask === "identity") {
+    assert.match(String(got.body.id_token), /^eyJ/, seen);
+  } else if (row.expect.status === 200) {
     assert.match(String(got.body.access_token), /^ya29\./, seen);
     assert.ok(typeof got.body.expires_in === "number" && got.body.expires_in > 0, seen);
   } else {
@@ -94,12 +123,12 @@ async function runRow(world: World, row: Row): Promise<void> {
   await row.heal?.(world);
 
   // No wedge: the very next request reaches Google and succeeds promptly.
-  const before = world.emulator.calls("generateAccessToken");
-  const next = await tokenRequest(world, `${row.fault}, recovery`);
+  const before = world.emulator.calls(API_OF[ask]);
+  const next = await clientRequest(world, `${row.fault}, recovery`, ask);
   assert.equal(next.status, 200, `after ${row.fault}: ${next.status} ${redactSecrets(next.text)}`);
-  assert.match(String(next.body.access_token), /^ya29\./);
   assert.ok(next.ms < RECOVERY_BOUND_MS, `after ${row.fault}: recovery took ${next.ms} ms`);
-  assert.ok(world.emulator.calls("generateAccessToken") > before, "the recovery reached Google");
+  assert.ok(world.emulator.calls(API_OF[ask]) > before, "the recovery reached Google");
+  await gateAnswersPromptly(world, row.fault);
   table[index] = `${line} next request 200 in ${Math.round(next.ms)} ms |`;
 }
 
@@ -173,6 +202,34 @@ const PROMPT_ROWS: Row[] = [
     fault: "generateAccessToken answer with a past expireTime",
     arm: (w) => void w.emulator.faults.malformNext("generateAccessToken", "past_expiry"),
     expect: { status: 502, code: "google_bad_answer", cause: /expir/i },
+    boundMs: PROMPT_BOUND_MS,
+  },
+  {
+    fault: "reset once on generateIdToken (an ID token)",
+    ask: "identity",
+    arm: (w) => void w.emulator.faults.resetNext("generateIdToken"),
+    expect: { status: 200 },
+    boundMs: PROMPT_BOUND_MS,
+  },
+  {
+    fault: "reset on every attempt at generateIdToken",
+    ask: "identity",
+    arm: (w) => void w.emulator.faults.resetNext("generateIdToken", 20),
+    expect: { status: 502, code: "google_unreachable", cause: /reach Google/i },
+    boundMs: PROMPT_BOUND_MS,
+  },
+  {
+    fault: "503 on generateIdToken",
+    ask: "identity",
+    arm: (w) => void w.emulator.faults.failNext("generateIdToken", 1, 503),
+    expect: { status: 503, code: "google_unavailable" },
+    boundMs: PROMPT_BOUND_MS,
+  },
+  {
+    fault: "bad JSON from generateIdToken",
+    ask: "identity",
+    arm: (w) => void w.emulator.faults.badJsonNext("generateIdToken"),
+    expect: { status: 502, code: "google_bad_answer" },
     boundMs: PROMPT_BOUND_MS,
   },
   {
