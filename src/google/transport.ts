@@ -18,7 +18,10 @@
  */
 import { gaxios } from "google-auth-library";
 import { DeadlineError } from "../http/deadline_fetch.ts";
-import { checkGoogleAnswer } from "./google_answers.ts";
+import { checkGoogleAnswer, GoogleAnswerError } from "./google_answers.ts";
+
+/** Largest answer body read from Google; its token answers are a few KB. */
+export const MAX_ANSWER_BYTES = 1024 * 1024;
 
 /** Statuses whose responses carry no body (`new Response` refuses one). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
@@ -103,7 +106,7 @@ export class GoogleTransport {
           signal.throwIfAborted(); // an aborted transport starts nothing
           const res = await fetchFn(input, { ...init, signal });
           answered = true;
-          const body = NULL_BODY.has(res.status) ? null : await res.arrayBuffer();
+          const body = NULL_BODY.has(res.status) ? null : await readCapped(res);
           return new Response(body, {
             status: res.status,
             statusText: res.statusText,
@@ -112,7 +115,7 @@ export class GoogleTransport {
         } catch (err) {
           if (signal.aborted) throw signal.reason ?? err;
           // A failure before any answer (reset, refused, TLS) with the deadline still open:
-          // once more on a new connection. A body cut short after a 2xx is not retried.
+          // once more on a new connection. A body cut short after the headers is not retried.
           if (attempt === 0 && !answered && err instanceof TypeError && isReplayable(init.body)) {
             continue;
           }
@@ -123,6 +126,28 @@ export class GoogleTransport {
       clearTimeout(timer);
     }
   };
+}
+
+/** The whole body, or a GoogleAnswerError once it passes {@link MAX_ANSWER_BYTES}. */
+async function readCapped(res: Response): Promise<Uint8Array<ArrayBuffer>> {
+  if (!res.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    size += chunk.length;
+    if (size > MAX_ANSWER_BYTES) {
+      await res.body.cancel().catch(() => {});
+      throw new GoogleAnswerError("HTTP", `is larger than ${MAX_ANSWER_BYTES} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
 }
 
 /** Whether a request body can be sent twice (streams cannot). */

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { GoogleTransport, TransportAbortedError } from "../../src/google/transport.ts";
 import { DeadlineError } from "../../src/http/deadline_fetch.ts";
+import { GoogleAnswerError } from "../../src/google/google_answers.ts";
 import { startEmulator } from "../../src/emulator/mod.ts";
 
 const now = () => Date.now();
@@ -97,4 +98,23 @@ Deno.test("gaxios' own retries are off: a 503 is one call to Google", async () =
     (e: Error & { status?: number }) => e.status === 503,
   );
   assert.equal(emu.calls("certs"), 1);
+});
+
+Deno.test("an answer larger than 1 MiB is refused, not buffered", async () => {
+  let pulled = 0;
+  const fetchFn = (() => {
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        pulled++;
+        c.enqueue(new Uint8Array(64 * 1024));
+      },
+    });
+    return Promise.resolve(new Response(body, { status: 200 }));
+  }) as typeof fetch;
+  const t = new GoogleTransport({ timeoutMs: 5_000, now, fetchFn });
+  await assert.rejects(
+    t.fetch("http://x/"),
+    (e: Error) => e instanceof GoogleAnswerError && /larger than 1048576 bytes/.test(e.message),
+  );
+  assert.ok(pulled <= 20, `read ${pulled} chunks`);
 });
