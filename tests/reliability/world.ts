@@ -64,9 +64,12 @@ export interface World extends AsyncDisposable {
   assertNoLeaks(): Promise<void>;
 }
 
-/** Credentials a container-facing answer may legitimately carry: access and ID tokens. */
+/**
+ * Credentials an answer may legitimately carry (access and ID tokens; a session id, to with-prod):
+ * remembered so the output scan also looks for each exactly.
+ */
 const CREDENTIAL_IN_BODY =
-  /ya29\.[A-Za-z0-9_\-.]+|eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+/g;
+  /ya29\.[A-Za-z0-9_\-.]+|eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+|(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])/g;
 
 /** What a crash looks like in a Deno process's output. */
 const CRASH = /.*(error: Uncaught|panicked at|Unhandled|\n\s+at (?:file|ext|async|new) ).*/;
@@ -167,7 +170,17 @@ export async function startWorld(): Promise<World> {
         ];
       },
       async auditText() {
-        return await Deno.readTextFile(`${runDir}/audit.log`).catch(() => "");
+        // The live log and every rotated one (audit.log.1, …), oldest first.
+        const names: string[] = [];
+        for await (const e of Deno.readDir(runDir)) {
+          if (/^audit\.log(\.\d+)?$/.test(e.name)) names.push(e.name);
+        }
+        const order = (n: string) => -Number(n.split(".")[2] ?? 0);
+        names.sort((a, b) => order(a) - order(b));
+        const texts = await Promise.all(
+          names.map((n) => Deno.readTextFile(`${runDir}/${n}`).catch(() => "")),
+        );
+        return texts.join("");
       },
       noteBody(source, text) {
         for (const m of text.matchAll(CREDENTIAL_IN_BODY)) seen.add(m[0]);
@@ -182,9 +195,8 @@ export async function startWorld(): Promise<World> {
       },
       hostOnlyDetails() {
         return [
-          adcPath,
-          adminSocketPath,
-          `${runDir}/audit.log`,
+          // Every host path of this world (HOME, ADC, admin socket, audit log) lives under dir.
+          dir,
           emulator.baseUrl,
           `127.0.0.1:${emulator.port}`,
           "googleapis.com/token",
@@ -204,7 +216,14 @@ export async function startWorld(): Promise<World> {
         const findings = [
           ...world.outputs().flatMap((o) => findSecrets(o.name, o.text, known)),
           ...findSecrets("audit.log", await world.auditText(), known),
-          ...bodies.flatMap((b) => findHostDetails(b.source, b.text, world.hostOnlyDetails())),
+          // The main socket's path is the one host path the container knows (it mounts it).
+          ...bodies.flatMap((b) =>
+            findHostDetails(
+              b.source,
+              b.text.replaceAll(socketPath, "<socket>"),
+              world.hostOnlyDetails(),
+            )
+          ),
           // Access and ID tokens are what token answers are for; host secrets never are.
           ...bodies.flatMap((b) =>
             findSecrets(b.source, b.text, engineerSecrets).filter((f) =>
