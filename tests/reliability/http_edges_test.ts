@@ -7,7 +7,8 @@
  * - `?pam_policy=` is a clear refusal, not a 500 (defect 9);
  * - a `POST /session` whose body never completes is dropped, never queued (defect 5);
  * - a queued prod request whose client left can never be approved (defect 5);
- * - the gate ends a connection whose head or body never completes (slowloris, mid-body stop).
+ * - the gate ends a connection whose head or body never completes (slowloris, mid-body stop);
+ * - a flood of idle connections is refused cleanly and service resumes when it ends.
  */
 import assert from "node:assert/strict";
 import { exchange } from "./raw_exchange.ts";
@@ -17,6 +18,8 @@ import { startWorld, TOKEN_PATH, type World } from "./world.ts";
 const BODY_BOUND_MS = 10_000;
 /** The gate's deadline for a request's head, and for its body (src/http/conn_server.ts). */
 const GATE_READ_DEADLINE_MS = 10_000;
+/** Idle connections opened at once: more than the gate serves concurrently (256). */
+const FLOOD_CONNECTIONS = 300;
 /** A departed client's queued request must leave the queue within this. */
 const ORPHAN_DROP_MS = 10_000;
 
@@ -185,6 +188,37 @@ Deno.test("reliability: HTTP edge cases found by fuzzing and named in issue 7", 
       assert.ok([404, 410].includes(approve.status), `approve answered ${approve.status}`);
       const audit = (await world.auditText()).split("\n").filter((l) => l.includes(id));
       assert.ok(!audit.some((l) => JSON.parse(l).result === "granted"), audit.join("\n"));
+    },
+  );
+
+  await t.step(
+    "a connection flood on the gate is refused cleanly and ends with the flood",
+    async () => {
+      // More idle connections than the gate serves at once (256): the rest are refused with a
+      // parseable 503, nothing crashes, and service is back the moment the flood ends.
+      const flood: Deno.Conn[] = [];
+      try {
+        for (let i = 0; i < FLOOD_CONNECTIONS; i++) {
+          flood.push(await Deno.connect({ transport: "unix", path: world.socketPath }));
+        }
+        const during = await exchange(world.gateTarget, [
+          { send: "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" },
+        ], 10_000);
+        assert.notEqual(during.ending, "timeout");
+        assert.equal(during.unparsed, "");
+        assert.ok(
+          [200, 503].includes(during.responses[0]?.status),
+          `during the flood: ${during.responses[0]?.status} ${during.responses[0]?.body}`,
+        );
+      } finally {
+        for (const c of flood) c.close();
+      }
+      await until("the gate did not serve again after the flood", 10_000, async () => {
+        const x = await exchange(world.gateTarget, [
+          { send: "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" },
+        ], 5_000);
+        return x.responses[0]?.status === 200 ? true : undefined;
+      });
     },
   );
 
