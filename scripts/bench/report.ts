@@ -1,7 +1,11 @@
 /** Renders the bench results as a markdown report (pure: results in, text out). */
 import type { ColdResult } from "./cold.ts";
+import type { ImportCost } from "./import_cost.ts";
+import type { SoakResult } from "./soak.ts";
 import type { StartupResult } from "./startup.ts";
-import type { WrkResult } from "./wrk.ts";
+import type { Spread, WarmRow } from "./warm.ts";
+
+export type { WarmRow };
 
 /** The machine the bench ran on. */
 export interface Machine {
@@ -12,22 +16,17 @@ export interface Machine {
   deno: string;
   loadGenerator: string;
   loadAverageAtStart: number[];
+  loadAverageAtEnd?: number[];
 }
 
-/** Warm results at one concurrency: the proxy and the bare baseline, medians over rounds. */
-export interface WarmRow {
-  connections: number;
-  proxy: WrkResult;
-  bare: WrkResult;
-  /** proxy req/s ÷ bare req/s. */
-  ratio: number;
-}
-
-/** Idle RSS in MiB. */
+/** Idle resident memory in MiB after the first token, and its ratio to the bare server's. */
 export interface RssRow {
   process: string;
   rssMiB: number;
   ratio: number;
+  /** Private anonymous memory (RssAnon): what the process itself holds, file pages excluded. */
+  anonMiB: number;
+  anonRatio: number;
 }
 
 /** One target and whether this run met it. */
@@ -47,39 +46,47 @@ export interface BenchResults {
   cold: ColdResult;
   startup: { rows: (StartupResult & { ratio: number })[] };
   rss: RssRow[];
+  imports: ImportCost[];
+  soak: SoakResult;
   targets: Target[];
 }
 
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 const x = (v: number) => `${v.toFixed(2)}×`;
+const mib = (v: number) => `${v.toFixed(1)} MiB`;
 const int = (v: number) => Math.round(v).toLocaleString("en-US");
+const range = (s: Spread) => `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})`;
+const loads = (l: number[]) => l.map((v) => v.toFixed(2)).join(" ");
 
 /** The markdown report. */
 export function renderMarkdown(r: BenchResults): string {
   const m = r.machine;
+  const s = r.soak;
   const lines = [
     `## Benchmarks (${r.date})`,
     "",
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB, Linux ${m.kernel}, ` +
-    `Deno ${m.deno}; load generator ${m.loadGenerator} (1 thread, keep-alive); ` +
-    `load average at start ${m.loadAverageAtStart.map((l) => l.toFixed(2)).join(" ")}. ` +
-    `Loopback only; every role runs under its pinned permission flags.`,
+    `Deno ${m.deno}; load generator ${m.loadGenerator} (keep-alive); load average (1, 5, 15 min) ` +
+    `${loads(m.loadAverageAtStart)} at start` +
+    (m.loadAverageAtEnd ? `, ${loads(m.loadAverageAtEnd)} at end` : "") +
+    `. Loopback only; every role runs under its pinned permission flags. A load average above ` +
+    `the core count means other work shared the CPUs: read the ranges, not only the medians.`,
     "",
     `### (a) Warm token through the metadata-proxy vs a bare Deno.serve answering the same bytes`,
     "",
-    `${r.settings.rounds} round(s) of ${r.settings.secondsPerRun} s per cell, proxy and bare ` +
-    "alternating; medians over rounds.",
+    `${r.settings.rounds} round(s) of ${r.settings.secondsPerRun} s per cell; in each round proxy, ` +
+    "bare and reading bare run back to back and the ratio is taken within the " +
+    "round (the order rotates); medians over rounds, ratio ranges in brackets. wrk cannot drive one connection " +
+    "from two threads, so 1 connection has one thread only. The last column is a bare server " +
+    "that reads the method, URL and the five headers the proxy checks before answering: the " +
+    "runtime's price of looking at a request, which no checking server avoids.",
     "",
-    "| connections | proxy req/s | bare req/s | proxy ÷ bare | proxy p50 | proxy p99 | bare p50 | bare p99 |",
-    "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| connections | wrk threads | proxy req/s | bare req/s | proxy ÷ bare req/s | proxy p50 | proxy p99 | bare p99 | proxy ÷ bare p99 | reading bare ÷ bare req/s |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...r.warm.map((w) =>
-      `| ${w.connections} | ${int(w.proxy.requestsPerSecond)} | ${
-        int(w.bare.requestsPerSecond)
-      } | ` +
-      `${w.ratio.toFixed(2)} | ${ms(w.proxy.p50Ms)} | ${ms(w.proxy.p99Ms)} | ${
-        ms(w.bare.p50Ms)
-      } | ` +
-      `${ms(w.bare.p99Ms)} |`
+      `| ${w.connections} | ${w.threads} | ${int(w.proxyRps)} | ${int(w.bareRps)} | ` +
+      `${range(w.rpsRatio)} | ${ms(w.proxyP50Ms)} | ${ms(w.proxyP99Ms)} | ${ms(w.bareP99Ms)} | ` +
+      `${range(w.p99Ratio)} | ${range(w.readsRatio)} |`
     ),
     "",
     "### (b) Cold token: proxy → gate → emulator (caches missed with fresh scopes)",
@@ -101,15 +108,53 @@ export function renderMarkdown(r: BenchResults): string {
     "",
     "| command | median | p25 | min | median ÷ floor |",
     "|---|---:|---:|---:|---:|",
-    ...r.startup.rows.map((s) =>
-      `| ${s.label} | ${ms(s.medianMs)} | ${ms(s.p25Ms)} | ${ms(s.minMs)} | ${x(s.ratio)} |`
+    ...r.startup.rows.map((row) =>
+      `| ${row.label} | ${ms(row.medianMs)} | ${ms(row.p25Ms)} | ${ms(row.minMs)} | ${
+        x(row.ratio)
+      } |`
     ),
     "",
-    "### (d) Idle RSS vs a bare Deno.serve",
+    "### (d) Idle memory after the first token vs a bare Deno.serve",
     "",
-    "| process | RSS | ÷ bare |",
+    "RSS includes the pages of the deno executable a process has touched (shared with every " +
+    "other deno process); RssAnon is the memory the process holds itself.",
+    "",
+    "| process | RSS | ÷ bare | RssAnon | ÷ bare |",
+    "|---|---:|---:|---:|---:|",
+    ...r.rss.map((row) =>
+      `| ${row.process} | ${mib(row.rssMiB)} | ${x(row.ratio)} | ${mib(row.anonMiB)} | ${
+        x(row.anonRatio)
+      } |`
+    ),
+    "",
+    "### (e) What each import costs (idle RSS of a probe that imports it and serves, minus none)",
+    "",
+    "| module | probe RSS | cost |",
     "|---|---:|---:|",
-    ...r.rss.map((row) => `| ${row.process} | ${row.rssMiB.toFixed(1)} MiB | ${x(row.ratio)} |`),
+    ...r.imports.map((i) => `| ${i.module} | ${mib(i.rssMiB)} | ${mib(i.costMiB)} |`),
+    "",
+    `### (f) Soak: ${int(s.settings.requests)} token requests over ${
+      int(s.settings.scopeSets)
+    } distinct scope sets`,
+    "",
+    `Through the proxy and the gate, ${s.settings.concurrency} concurrent clients, ` +
+    `${s.seconds.toFixed(0)} s of load, ${s.errors} failed request(s)` +
+    (s.firstError ? ` (first: ${s.firstError})` : "") +
+    `. Each scope set is asked ${
+      int(s.settings.requests / s.settings.scopeSets)
+    } times in a row, so every set is one miss in both caches. RSS at rest (the lowest reading ` +
+    "in the 40 s after the load, once V8 has returned the heap the load grew) after the first " +
+    `${int(s.settings.checkpointAfter)} requests and after all of them.`,
+    "",
+    `| process | after ${int(s.settings.checkpointAfter)} | after ${
+      int(s.settings.requests)
+    } | growth | right after the load |`,
+    "|---|---:|---:|---:|---:|",
+    ...s.rows.map((row) =>
+      `| ${row.process} | ${mib(row.afterFirstMiB)} | ${mib(row.afterAllMiB)} | ${
+        mib(row.growthMiB)
+      } | ${mib(row.underLoadMiB)} |`
+    ),
     "",
     "### Targets",
     "",

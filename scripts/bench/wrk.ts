@@ -7,6 +7,7 @@
 /** One wrk run's result. */
 export interface WrkResult {
   connections: number;
+  threads: number;
   requests: number;
   seconds: number;
   requestsPerSecond: number;
@@ -41,17 +42,29 @@ export async function wrkVersion(): Promise<string> {
   }
 }
 
-/** Runs `wrk -t1 -c<connections> -d<seconds>s` against `url` with `headers`. */
+/** Runs `wrk -t<threads> -c<connections> -d<seconds>s` against `url` with `headers`. */
 export async function runWrk(
   url: string,
   connections: number,
   seconds: number,
   headers: Record<string, string>,
   scriptDir: string,
+  threads = 1,
 ): Promise<WrkResult> {
+  if (threads > connections) {
+    throw new Error(`wrk needs at least one connection per thread (${threads} > ${connections})`);
+  }
   const script = `${scriptDir}/report.lua`;
   await Deno.writeTextFile(script, REPORT_LUA);
-  const args = ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "2s", "-s", script];
+  const args = [
+    `-t${threads}`,
+    `-c${connections}`,
+    `-d${seconds}s`,
+    "--timeout",
+    "2s",
+    "-s",
+    script,
+  ];
   for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
   args.push(url);
   const out = await new Deno.Command("wrk", { args, stdout: "piped", stderr: "piped" }).output();
@@ -64,6 +77,7 @@ export async function runWrk(
   const secs = r.duration_us / 1e6;
   return {
     connections,
+    threads,
     requests: r.requests,
     seconds: secs,
     requestsPerSecond: r.requests / secs,
