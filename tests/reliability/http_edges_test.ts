@@ -8,7 +8,8 @@
  * - a `POST /session` whose body never completes is dropped, never queued (defect 5);
  * - a queued prod request whose client left can never be approved (defect 5);
  * - the gate ends a connection whose head or body never completes (slowloris, mid-body stop);
- * - a flood of idle connections is refused cleanly and service resumes when it ends.
+ * - a flood of idle connections is refused cleanly and service resumes when it ends;
+ * - Content-Length with Transfer-Encoding is refused, so no second request is smuggled in.
  */
 import assert from "node:assert/strict";
 import { exchange } from "./raw_exchange.ts";
@@ -75,26 +76,15 @@ Deno.test("reliability: HTTP edge cases found by fuzzing and named in issue 7", 
       },
     ], 10_000);
 
-  await t.step(
-    "the gate ends a connection whose head or body never completes (408, bounded)",
-    async () => {
-      const [head, body] = await Promise.all([
-        exchange(
-          world.gateTarget,
-          [{ send: "GET /health HTTP/1.1\r\nHost: localhost\r\n" }],
-          30_000,
-        ),
-        exchange(world.gateTarget, [{
-          send: "GET /health HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nabc",
-        }], 30_000),
-      ]);
-      for (const [what, x] of [["head", head], ["body", body]] as const) {
-        assert.notEqual(x.ending, "timeout", `${what}: still open after 30 s`);
-        assert.ok(x.elapsedMs < GATE_READ_DEADLINE_MS + 5_000, `${what}: ${x.elapsedMs} ms`);
-        assert.equal(x.responses[0]?.status, 408, `${what}: ${x.responses[0]?.body}`);
-      }
-    },
+  // Started now and checked later: each waits out a gate deadline while the other steps run.
+  const slowHead = exchange(
+    world.gateTarget,
+    [{ send: "GET /health HTTP/1.1\r\nHost: localhost\r\n" }],
+    30_000,
   );
+  const slowBody = exchange(world.gateTarget, [{
+    send: "GET /health HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nabc",
+  }], 30_000);
 
   await t.step("the proxy refuses a Host the URL parser cannot read (not a 500)", async () => {
     for (const host of ["a:b:c", "[::1", "exa mple"]) {
@@ -192,6 +182,20 @@ Deno.test("reliability: HTTP edge cases found by fuzzing and named in issue 7", 
   );
 
   await t.step(
+    "the gate refuses Content-Length with Transfer-Encoding (no smuggled request)",
+    async () => {
+      const x = await exchange(world.gateTarget, [{
+        send: "POST /session HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\n" +
+          "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+          "GET /token HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+      }], 10_000);
+      assert.notEqual(x.ending, "timeout");
+      assert.deepEqual(x.responses.map((r) => r.status), [400], "one refusal, nothing smuggled");
+      assert.deepEqual(await pendingIds(world), []);
+    },
+  );
+
+  await t.step(
     "a connection flood on the gate is refused cleanly and ends with the flood",
     async () => {
       // More idle connections than the gate serves at once (256): the rest are refused with a
@@ -219,6 +223,18 @@ Deno.test("reliability: HTTP edge cases found by fuzzing and named in issue 7", 
         ], 5_000);
         return x.responses[0]?.status === 200 ? true : undefined;
       });
+    },
+  );
+
+  await t.step(
+    "the gate ends a connection whose head or body never completes (408, bounded)",
+    async () => {
+      const [head, body] = await Promise.all([slowHead, slowBody]);
+      for (const [what, x] of [["head", head], ["body", body]] as const) {
+        assert.notEqual(x.ending, "timeout", `${what}: still open after 30 s`);
+        assert.ok(x.elapsedMs < GATE_READ_DEADLINE_MS + 5_000, `${what}: ${x.elapsedMs} ms`);
+        assert.equal(x.responses[0]?.status, 408, `${what}: ${x.responses[0]?.body}`);
+      }
     },
   );
 

@@ -55,6 +55,11 @@ function problems(c: FuzzCase, x: Exchange): string[] {
   }
   x.responses.forEach((r, i) => {
     if (r.status < 100 || r.status > 599) found.push(`status ${r.status}`);
+    for (const [name] of r.headers) {
+      if (/injected/i.test(name)) {
+        found.push(`a request's CR/LF reached the answer's headers: ${name}`);
+      }
+    }
     if (r.status < 500) return;
     const head = (c.methods[i] ?? "GET") === "HEAD";
     if (head ? r.status === 500 : !r.body.trim() || GENERIC_ERROR.test(r.body)) {
@@ -182,6 +187,14 @@ Deno.test("reliability: raw-socket fuzzing of the gate (main, admin) and the met
     );
   }
   world.assertNoCrashes();
+  const unexpected = world.outputs().flatMap((o) =>
+    o.text.split("\n").filter((l) => /unexpected error/i.test(l)).map((l) => `${o.name}: ${l}`)
+  );
+  if (unexpected.length) {
+    throw new Error(
+      `${replay}: unexpected errors were logged:\n${unexpected.slice(0, 10).join("\n")}`,
+    );
+  }
   await world.assertNoLeaks().catch((err) => {
     throw new Error(`${replay}: ${err.message}`);
   });
