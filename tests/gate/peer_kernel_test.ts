@@ -220,6 +220,7 @@ Deno.test({
           path,
         ],
         stdout: "piped",
+        signal: AbortSignal.timeout(10_000),
       }).output();
       const pid = Number(dec.decode(child.stdout).trim());
       release();
@@ -231,6 +232,56 @@ Deno.test({
       assert.match(who.reason ?? "", /exited|left/);
     });
   },
+});
+
+Deno.test({
+  name: "a socket handed to a child after its connector exited is never described as the child",
+  ignore: !linux,
+  fn: () =>
+    withGate(whoApp(), async (path) => {
+      // The parent connects and forks; the parent exits; the child asks with the inherited socket.
+      const out = await new Deno.Command("python3", {
+        args: [
+          "-c",
+          `
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+parent = os.getpid()
+r, w = os.pipe()
+if os.fork() == 0:
+    os.close(w)
+    os.read(r, 1)  # returns at EOF: the parent is gone
+    time.sleep(0.05)
+    s.sendall(b"GET /who HTTP/1.1\\r\\nHost: g\\r\\nConnection: close\\r\\n\\r\\n")
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    sys.stdout.write(str(parent) + " " + str(os.getpid()) + "\\n" + data.decode())
+    sys.stdout.flush()
+    os._exit(0)
+os.close(r)
+os._exit(0)  # closes w: the child proceeds
+`,
+          path,
+        ],
+        stdout: "piped",
+        signal: AbortSignal.timeout(10_000),
+      }).output();
+      // The command's stdout closes only when the child has written and exited.
+      const text = dec.decode(out.stdout);
+      const [pids] = text.split("\n");
+      const [parent, child] = pids.split(" ").map(Number);
+      const body = text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1);
+      const who: PeerIdentity = JSON.parse(body);
+      assert.equal(who.pid, parent, "the kernel names the process that connected");
+      assert.notEqual(who.pid, child);
+      assert.equal(who.exe, undefined, "and it has exited, so nothing else is described");
+      assert.match(who.reason ?? "", /exited/);
+    }),
 });
 
 Deno.test({
