@@ -89,6 +89,12 @@ export async function assertDistinctSockets(paths: Record<string, string>): Prom
   }
 }
 
+/**
+ * The gate's requests are small (a prod request's body is a few hundred bytes), so its sockets take
+ * at most 64 KiB of body: 256 connections then buffer tens of MiB at worst, not hundreds.
+ */
+export const GATE_LIMITS: Partial<ConnServerLimits> = { maxBodyBytes: 64 * 1024 };
+
 /** What serves a Unix socket: a Hono app's `fetch` fits; `env.peer()` names the caller. */
 export type UnixHandler = (request: Request, env: PeerEnv) => Response | Promise<Response>;
 
@@ -138,7 +144,7 @@ export async function serveUnix(
   const peersFromKernel = await peers.ready();
   const server = serveConnections<PeerEnv>(listener, handler as UnixHandler, {
     accepted: (conn) => peers.accepted(conn),
-    limits: options.limits,
+    limits: { ...GATE_LIMITS, ...options.limits },
     onError: options.onError,
   });
   return {

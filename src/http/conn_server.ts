@@ -481,12 +481,16 @@ class Connection<E> {
         );
       }
       // Undefined when the client ended or stalled: the socket is shut and nothing is dispatched.
+      // Chunk framing (size lines, extensions, trailers) may not inflate what we buffer: the raw
+      // bytes of a body are capped too, not only its decoded size.
+      const rawCap = 2 * this.limits.maxBodyBytes + this.limits.maxHeaderBytes;
       return await this.#within(this.limits.bodyTimeoutMs, "body", async () => {
         for (;;) {
           const n = await this.#read();
           const got = ready();
           if (got) return got;
           if (n === null) return undefined;
+          if (this.#len > rawCap) throw new Http1SyntaxError("the body is too large", 413);
         }
       }, 408);
     } catch (err) {

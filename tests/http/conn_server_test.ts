@@ -200,6 +200,13 @@ const refused: [string, string, number][] = [
     }\r\n0\r\n\r\n`,
     413,
   ],
+  [
+    "chunk extensions that inflate the raw body past its cap",
+    `POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n${
+      `1;${"e".repeat(900)}\r\na\r\n`.repeat(20)
+    }`,
+    413,
+  ],
   ["too many header fields", `GET / HTTP/1.1\r\n${"X-A: 1\r\n".repeat(30)}\r\n`, 431],
   ["an oversized head", `GET / HTTP/1.1\r\nX-A: ${"a".repeat(5000)}\r\n\r\n`, 431],
   ["an oversized head that never ends", `GET / HTTP/1.1\r\nX-A: ${"a".repeat(5000)}`, 431],
