@@ -3,10 +3,11 @@
  * sockets and the metadata proxy's TCP port. Conversations come from a seeded PRNG (the seed is
  * in every failure; `AUTHCALATOR_FUZZ_SEED=<seed>` replays it) and `AUTHCALATOR_FUZZ_ITERATIONS`
  * scales the batches (`deno task fuzz`). Each answer must be well-formed HTTP, no 5xx may come
- * without a stated cause, proxied requests (X-Forwarded-For, Forwarded, X-Real-IP) are refused,
- * and a connection the client finished ends within a bound. After each batch: both processes
- * still serve the right answer, and no queued prod request outlives its departed client.
- * Finally the secret scan covers every line the processes printed and every answer body.
+ * without a stated cause, no CR/LF from a request may become an answer header, proxied requests
+ * (X-Forwarded-For, Forwarded, X-Real-IP) are refused, and a connection whose request was sent
+ * whole ends within a bound. After each batch: every process still serves the right answer, and
+ * no queued prod request outlives its departed client. Finally: no crash or unexpected error in
+ * any process's output, and the secret scan of every line printed and every answer body.
  */
 import { type FuzzCase, fuzzCase, type Surface } from "./http_fuzz_cases.ts";
 import { iterationScale, Prng, runSeed } from "./prng.ts";
@@ -51,7 +52,7 @@ function problems(c: FuzzCase, x: Exchange): string[] {
     found.push(`unparseable answer bytes: ${JSON.stringify(x.unparsed.slice(0, 200))}`);
   }
   if (c.kind === "complete" && x.ending === "timeout") {
-    found.push(`the connection did not end within ${COMPLETE_BOUND_MS} ms of the client's EOF`);
+    found.push(`the connection did not end within ${COMPLETE_BOUND_MS} ms of the whole request`);
   }
   x.responses.forEach((r, i) => {
     if (r.status < 100 || r.status > 599) found.push(`status ${r.status}`);
@@ -75,7 +76,7 @@ function problems(c: FuzzCase, x: Exchange): string[] {
   return found;
 }
 
-/** Runs `tasks` with at most `limit` at a time. */
+/** Runs `run` over `items`, at most `limit` at a time. */
 async function pool<T>(items: T[], limit: number, run: (item: T) => Promise<void>) {
   let next = 0;
   const workers = Array.from({ length: limit }, async () => {
