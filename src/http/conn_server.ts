@@ -184,14 +184,18 @@ export function serveConnections<E>(
       } catch { /* already closed */ }
       await finished;
       for (const c of live) c.closeIfIdle();
-      if (live.size > 0) {
+      const settle = async () => {
+        if (live.size === 0) return;
         let cancel = () => {};
         const grace = new Promise<void>((r) => (cancel = timers.setTimeout(r, graceMs)));
         await Promise.race([Promise.all([...live].map((c) => c.done)), grace]);
         cancel();
-      }
+      };
+      await settle();
+      // Past the grace period: abort the work, close the sockets, and wait once more (bounded:
+      // a handler that ignores its abort signal cannot hold the shutdown).
       for (const c of live) c.drop("the server is shutting down");
-      await Promise.all([...live].map((c) => c.done));
+      await settle();
     },
   };
 }
@@ -343,10 +347,14 @@ class Connection<E> {
     this.#close();
   }
 
+  /** The body being streamed out, cancelled when the connection closes. */
+  #streaming?: ReadableStreamDefaultReader<Uint8Array>;
+
   #close() {
     if (this.#closed) return;
     this.#closed = true;
     safeClose(this.conn);
+    this.#streaming?.cancel().catch(() => {});
   }
 
   /** Reads more bytes into the buffer (one read at a time); null at end of stream or on error. */
@@ -518,6 +526,9 @@ class Connection<E> {
         if (n === null) {
           ended = true;
           controller.abort(new Error("the client disconnected"));
+          // A half-closed client may still read its answer, for a bounded time: a gone one
+          // must not leave a stream that ignores the abort holding the connection.
+          this.timers.setTimeout(() => this.#close(), this.limits.writeTimeoutMs);
           return;
         }
       }
@@ -586,6 +597,7 @@ class Connection<E> {
       return keepAlive;
     }
     const reader = response.body.getReader();
+    this.#streaming = reader;
     let pending: Uint8Array | undefined = headBytes;
     try {
       for (;;) {
@@ -615,6 +627,8 @@ class Connection<E> {
       await reader.cancel().catch(() => {});
       if (!this.#closed && !(err instanceof Deno.errors.BrokenPipe)) this.onError("write", err);
       return false;
+    } finally {
+      this.#streaming = undefined;
     }
   }
 }

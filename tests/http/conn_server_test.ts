@@ -417,6 +417,61 @@ Deno.test("a streamed answer reaches the client as produced; a gone client cance
   );
 });
 
+Deno.test("a gone client's stream that ignores the abort is cut at the write deadline", async () => {
+  let cancelled = false;
+  await withServer(
+    () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(c) {
+            c.enqueue(new TextEncoder().encode("first\n")); // then nothing, ever
+          },
+          cancel() {
+            cancelled = true;
+          },
+        }),
+      ),
+    { writeTimeoutMs: 50 },
+    async ({ path, server }) => {
+      const raw = await Raw.open(path);
+      await raw.send("GET /held HTTP/1.1\r\n\r\n");
+      await raw.until((t) => t.includes("first"));
+      raw.close();
+      await raw.done;
+      for (let i = 0; i < 400 && server.connections > 0; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal(server.connections, 0, "the connection is not leaked");
+      assert.ok(cancelled, "the stream was cancelled");
+    },
+  );
+});
+
+Deno.test("shutdown is bounded even when a handler ignores its abort signal", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/s.sock`;
+  let started: (v: unknown) => void = () => {};
+  const handlerStarted = new Promise((r) => (started = r));
+  const server = serveConnections<{ tag: string }>(
+    Deno.listen({ transport: "unix", path }),
+    () => {
+      started(true);
+      return new Promise<Response>(() => {}); // never settles
+    },
+    { accepted: () => ({ env: { tag: "" } }) },
+  );
+  try {
+    const raw = await Raw.open(path);
+    await raw.send("GET /stuck HTTP/1.1\r\n\r\n");
+    await within(handlerStarted, "the handler to start");
+    await within(server.close(30), "the bounded shutdown");
+    await raw.done;
+    assert.equal(raw.text, "");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a handler that throws answers 500 and the server goes on", () =>
   withServer(
     (req) => {
