@@ -189,7 +189,8 @@ export class KernelPeers {
       return {
         verified: true,
         ...creds(cred),
-        reason: "exe and argv not shown: this kernel cannot pin the client (needs Linux 6.5)",
+        reason: "exe and argv not shown: the client could not be pinned (SO_PEERPIDFD needs " +
+          "Linux 6.5 and a free descriptor)",
       };
     }
     const { uid: _statusUid, ...facts } = await describeProcess(sys.proc, cred.pid);
