@@ -51,3 +51,39 @@ Deno.test("indexOfHeadEnd finds the blank line, resuming from an offset", () => 
   assert.equal(indexOfHeadEnd(b, 18), 20);
   assert.equal(indexOfHeadEnd(enc("GET / HTTP/1.1\r\n")), -1);
 });
+
+Deno.test("random framing never makes the codec throw anything but a syntax error", () => {
+  let seed = 12345;
+  const next = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+  const pieces = [
+    "0",
+    "1",
+    "a",
+    "F",
+    "ffffffff",
+    ";",
+    "x=y",
+    "\r\n",
+    "\r",
+    "\n",
+    " ",
+    "\0",
+    ":",
+    "é",
+  ];
+  for (let i = 0; i < 3000; i++) {
+    let s = "";
+    for (let j = next() % 16; j >= 0; j--) s += pieces[next() % pieces.length];
+    try {
+      const out = decodeChunked(enc(s), 1 << 16);
+      if (out) assert.ok(out.consumed <= enc(s).length);
+    } catch (err) {
+      assert.ok(err instanceof Http1SyntaxError, `${JSON.stringify(s)}: ${err}`);
+    }
+    try {
+      parseFieldLines(s.split("\r\n"));
+    } catch (err) {
+      assert.ok(err instanceof Http1SyntaxError, `${JSON.stringify(s)}: ${err}`);
+    }
+  }
+});
