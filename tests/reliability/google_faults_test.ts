@@ -94,7 +94,11 @@ async function gateAnswersPromptly(world: World, what: string): Promise<void> {
     const started = performance.now();
     const res = await gateGet(world, route, RECOVERY_BOUND_MS);
     world.noteBody(`gate answer (${route} after ${what})`, res.text);
-    assert.equal(res.status, 200, `${route} after ${what}: ${res.status} ${res.text}`);
+    assert.equal(
+      res.status,
+      200,
+      `${route} after ${what}: ${res.status} ${redactSecrets(res.text)}`,
+    );
     assert.ok(performance.now() - started < RECOVERY_BOUND_MS);
   }
 }
@@ -316,7 +320,7 @@ Deno.test("reliability: Google faults through emulator → gate → proxy: clear
   world.emulator.faults.rateLimitNext("generateAccessToken", 1, 9);
   const direct = await gateGet(world, `/token?scopes=${encodeURIComponent(freshScopes())}`);
   world.noteBody("gate answer (429)", direct.text);
-  assert.equal(direct.status, 429, direct.text);
+  assert.equal(direct.status, 429, redactSecrets(direct.text));
   assert.equal(direct.headers.get("retry-after"), "9");
   world.assertNoCrashes();
   await world.assertNoLeaks();

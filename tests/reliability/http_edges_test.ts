@@ -13,6 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { exchange } from "./raw_exchange.ts";
+import { redactSecrets } from "./secret_scan.ts";
 import { startWorld, TOKEN_PATH, type World } from "./world.ts";
 
 /** A prod request body that never completes must be answered (or dropped) within this. */
@@ -91,7 +92,10 @@ Deno.test("reliability: HTTP edge cases found by fuzzing and named in issue 7", 
       const x = await proxyGet([`Host: ${host}`]);
       assert.equal(x.responses.length, 1, `Host ${host}: ${x.unparsed}`);
       const [r] = x.responses;
-      assert.ok([400, 403].includes(r.status), `Host ${host} answered ${r.status}: ${r.body}`);
+      assert.ok(
+        [400, 403].includes(r.status),
+        `Host ${host} answered ${r.status}: ${redactSecrets(r.body)}`,
+      );
       world.noteBody("proxy edge answer", r.body);
     }
   });
@@ -107,7 +111,11 @@ Deno.test("reliability: HTTP edge cases found by fuzzing and named in issue 7", 
       ]
     ) {
       const x = await proxyGet([`Host: 127.0.0.1:${world.proxyPort}`, header]);
-      assert.equal(x.responses[0]?.status, 403, `${header}: ${x.responses[0]?.body}`);
+      assert.equal(
+        x.responses[0]?.status,
+        403,
+        `${header}: ${redactSecrets(x.responses[0]?.body ?? "")}`,
+      );
     }
     const ok = await proxyGet([`Host: 127.0.0.1:${world.proxyPort}`]);
     assert.equal(ok.responses[0]?.status, 200, "without one, the same request is served");
@@ -122,7 +130,10 @@ Deno.test("reliability: HTTP edge cases found by fuzzing and named in issue 7", 
       ], 10_000);
       assert.equal(x.ending, "eof", `${query}: answered at once, never queued`);
       const [r] = x.responses;
-      assert.ok(r && r.status !== 500 && r.status >= 400, `${query}: ${r?.status} ${r?.body}`);
+      assert.ok(
+        r && r.status !== 500 && r.status >= 400,
+        `${query}: ${r?.status} ${redactSecrets(r?.body ?? "")}`,
+      );
       assert.match(JSON.parse(r.body).error, /pam/i);
       world.noteBody("gate edge answer", r.body);
     }
@@ -149,7 +160,7 @@ Deno.test("reliability: HTTP edge cases found by fuzzing and named in issue 7", 
       assert.ok(performance.now() - started < BODY_BOUND_MS + 2_000);
       if (x.responses.length) {
         const [r] = x.responses;
-        assert.ok([400, 408, 413].includes(r.status), `${r.status} ${r.body}`);
+        assert.ok([400, 408, 413].includes(r.status), `${r.status} ${redactSecrets(r.body)}`);
         world.noteBody("gate edge answer", r.body);
       }
       assert.deepEqual(await pendingIds(world), []);
@@ -212,7 +223,9 @@ Deno.test("reliability: HTTP edge cases found by fuzzing and named in issue 7", 
         assert.equal(during.unparsed, "");
         assert.ok(
           [200, 503].includes(during.responses[0]?.status),
-          `during the flood: ${during.responses[0]?.status} ${during.responses[0]?.body}`,
+          `during the flood: ${during.responses[0]?.status} ${
+            redactSecrets(during.responses[0]?.body ?? "")
+          }`,
         );
       } finally {
         for (const c of flood) c.close();
@@ -233,7 +246,11 @@ Deno.test("reliability: HTTP edge cases found by fuzzing and named in issue 7", 
       for (const [what, x] of [["head", head], ["body", body]] as const) {
         assert.notEqual(x.ending, "timeout", `${what}: still open after 30 s`);
         assert.ok(x.elapsedMs < GATE_READ_DEADLINE_MS + 5_000, `${what}: ${x.elapsedMs} ms`);
-        assert.equal(x.responses[0]?.status, 408, `${what}: ${x.responses[0]?.body}`);
+        assert.equal(
+          x.responses[0]?.status,
+          408,
+          `${what}: ${redactSecrets(x.responses[0]?.body ?? "")}`,
+        );
       }
     },
   );

@@ -11,6 +11,7 @@
  */
 import { type FuzzCase, fuzzCase, type Surface } from "./http_fuzz_cases.ts";
 import { iterationScale, Prng, runSeed } from "./prng.ts";
+import { redactSecrets } from "./secret_scan.ts";
 import { type Exchange, exchange, type Target } from "./raw_exchange.ts";
 import { startWorld, TOKEN_PATH, type World } from "./world.ts";
 
@@ -182,10 +183,11 @@ Deno.test("reliability: raw-socket fuzzing of the gate (main, admin) and the met
   }
 
   if (failures.length) {
-    throw new Error(
+    // Redacted: an unparseable answer or a 5xx body could hold a token.
+    throw new Error(redactSecrets(
       `${failures.length} problem(s) in ${conversations} conversations, ${replay}:\n` +
         failures.slice(0, 40).join("\n"),
-    );
+    ));
   }
   world.assertNoCrashes();
   const unexpected = world.outputs().flatMap((o) =>
@@ -193,7 +195,7 @@ Deno.test("reliability: raw-socket fuzzing of the gate (main, admin) and the met
   );
   if (unexpected.length) {
     throw new Error(
-      `${replay}: unexpected errors were logged:\n${unexpected.slice(0, 10).join("\n")}`,
+      redactSecrets(`${replay}: unexpected errors logged:\n${unexpected.slice(0, 10).join("\n")}`),
     );
   }
   await world.assertNoLeaks().catch((err) => {

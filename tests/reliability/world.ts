@@ -16,7 +16,7 @@ import {
   startRole,
 } from "../../src/testing/chain.ts";
 import type { Target } from "./raw_exchange.ts";
-import { describeFindings, findHostDetails, findSecrets } from "./secret_scan.ts";
+import { describeFindings, findHostDetails, findSecrets, redactSecrets } from "./secret_scan.ts";
 
 export { PROJECT, SERVICE_ACCOUNT };
 export const TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token";
@@ -207,7 +207,8 @@ export async function startWorld(): Promise<World> {
         const crashed = world.outputs().filter((o) => CRASH.test(o.text));
         if (crashed.length) {
           const lines = crashed.map((o) => `${o.name}: ${o.text.match(CRASH)![0]}`);
-          throw new Error(`a process crashed or printed a stack trace:\n${lines.join("\n")}`);
+          const text = `a process crashed or printed a stack trace:\n${lines.join("\n")}`;
+          throw new Error(redactSecrets(text));
         }
       },
       async assertNoLeaks() {
