@@ -12,7 +12,7 @@ import { hostAllowed } from "../../src/metadata/host_check.ts";
 import { MetadataStore } from "../../src/metadata/store.ts";
 import { defaultInstance } from "../../src/metadata/vm_tree.ts";
 import { DEFAULT_MAX_TOKEN_ENTRIES } from "../../src/token_cache.ts";
-import { FakeGate, json } from "./fake_gate.ts";
+import { FakeGate, json, latch } from "./fake_gate.ts";
 import { getRequest, rawRequest } from "./raw_http.ts";
 
 const SA = "dev-runner@demo-project.iam.gserviceaccount.com";
@@ -30,7 +30,7 @@ interface Stack {
 /** Fake gate on a Unix socket → real GateClient → metadata app on a real loopback listener. */
 async function withStack(
   fn: (s: Stack) => Promise<void>,
-  cache?: { maxEntries: number },
+  cache?: { maxEntries?: number; maxFetches?: number },
 ): Promise<void> {
   const dir = await Deno.makeTempDir();
   const gate = new FakeGate(`${dir}/g.sock`).start();
@@ -167,4 +167,29 @@ Deno.test("the fast path's refusals are byte-identical to the full app's", async
       }
     }
   });
+});
+
+Deno.test("past the bound on concurrent fetches a new scope set gets a clear 503, not a queue", async () => {
+  await withStack(async ({ gate, port, headers }) => {
+    const gateOpen = latch();
+    gate.script.token = async () => {
+      await gateOpen.wait;
+      return json({ access_token: "ya29.held", expires_in: 3600, token_type: "Bearer" });
+    };
+    const held = rawRequest(port, getRequest(`${TOKEN}?scopes=${CLOUD}.a`, headers));
+    // Wait (bounded) until the first fetch is at the gate, holding the only fetch slot.
+    for (let i = 0; i < 200 && gate.count("/token") === 0; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(gate.count("/token"), 1);
+    const refused = await rawRequest(port, getRequest(`${TOKEN}?scopes=${CLOUD}.b`, headers));
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get("metadata-flavor"), "Google");
+    assert.match(JSON.parse(refused.body).error, /too many different tokens are being fetched/);
+    assert.equal(gate.count("/token"), 1, "the refused request never reached the gate");
+    gateOpen.open();
+    assert.equal(JSON.parse((await held).body).access_token, "ya29.held");
+    const after = await rawRequest(port, getRequest(`${TOKEN}?scopes=${CLOUD}.b`, headers));
+    assert.equal(after.status, 200, "the slot is free again");
+  }, { maxFetches: 1 });
 });
