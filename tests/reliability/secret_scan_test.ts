@@ -146,6 +146,21 @@ Deno.test("secret scan: every credential path of gate and proxy leaves no secret
     client.close();
   }
 
+  // Failures whose raw text names host things: a connection reset (Google's URL and address),
+  // an ADC file gone from its place (its host path). The container must see neither.
+  world.emulator.faults.resetNext("generateAccessToken", 20);
+  note("gate reset", await gateGet(world, "/token?scopes=https://x.example/reset"));
+  note("proxy reset", await proxyGet(world, `${TOKEN_PATH}?scopes=https://x.example/reset2`));
+  world.emulator.faults.clear();
+  await Deno.remove(world.adcPath);
+  const missing = await proxyGet(world, `${TOKEN_PATH}?scopes=https://x.example/no-adc`);
+  note("proxy without ADC", missing);
+  assert.notEqual(missing.status, 200);
+  await world.touchAdc(); // the engineer puts it back: served again, no restart
+  const back = await proxyGet(world, `${TOKEN_PATH}?scopes=https://x.example/adc-back`);
+  note("proxy with ADC back", back);
+  assert.equal(back.status, 200, redactSecrets(back.text));
+
   // Google errors that could echo credentials: bad JSON, a revoked refresh token.
   world.emulator.faults.badJsonNext("generateAccessToken");
   note("gate bad json", await gateGet(world, "/token?scopes=https://x.example/bad-json"));
