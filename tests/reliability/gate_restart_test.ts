@@ -9,7 +9,7 @@ import { iterationScale } from "./prng.ts";
 import { redactSecrets } from "./secret_scan.ts";
 import { startWorld, TOKEN_PATH, type World } from "./world.ts";
 
-/** Every answer, success or error, within this: far under any deadline, with slack for a loaded CI. */
+/** Every answer, success or error, within this: far under any deadline; slack for a busy CI. */
 const ANSWER_BOUND_MS = 8_000;
 /** After the new gate listens, a cold request must succeed within this. */
 const RESUME_BOUND_MS = 15_000;
