@@ -17,6 +17,20 @@ export const PROXY_HEADERS: readonly string[] = ["X-Forwarded-For", "Forwarded",
 /** The 403 detail when `Metadata-Flavor: Google` is absent. */
 export const FLAVOR_MISSING = "Missing Metadata-Flavor:Google header.";
 
+/**
+ * The request's URL, even when its `Host` makes the whole URL unparsable (`a:b:c`, `[::1`): the
+ * runtime builds `request.url` from the Host header, so a hostile Host must not turn parsing into
+ * a 500 before the Host rule gets to refuse it. The path and query are kept; the host is not.
+ */
+export function requestUrl(url: string): URL {
+  try {
+    return new URL(url);
+  } catch {
+    const start = url.indexOf("/", url.indexOf("//") + 2);
+    return new URL(start < 0 ? "/" : url.slice(start), "http://unparsable-host.invalid");
+  }
+}
+
 /** Decides a request's admission: a refusal page, or undefined to let it through. */
 export type AdmissionCheck = (
   method: string,

@@ -9,7 +9,7 @@ import { type Context, Hono } from "hono";
 import { type Clock, systemClock } from "../clock.ts";
 import { HttpError, messageOf } from "../errors.ts";
 import { secondsUntil } from "../token_cache.ts";
-import { admissionCheck } from "./admission.ts";
+import { admissionCheck, requestUrl } from "./admission.ts";
 import type { MetadataBackend } from "./backend.ts";
 import { ChangeWaits, etagOf, type Scheduler } from "./change_wait.ts";
 import { parseIdentityQuery, parseScopes, parseValueQuery, type ValueQuery } from "./query.ts";
@@ -96,7 +96,7 @@ export function createMetadataApp(options: MetadataAppOptions): MetadataApp {
   const admit = admissionCheck(options.hostAllowed);
 
   const fail = (c: Context<MetadataEnv>, err: unknown): Response => {
-    const path = new URL(c.req.url).pathname;
+    const path = requestUrl(c.req.url).pathname;
     if (err instanceof HttpError) {
       if (err.status >= 500) log(`GET ${path} -> ${err.status}: ${err.message}`);
       return err.status === 400 ? badRequest(err.message) : errorJson(err);
@@ -109,7 +109,7 @@ export function createMetadataApp(options: MetadataAppOptions): MetadataApp {
 
   app.use("*", async (c, next) => {
     const req = c.req.raw;
-    const url = new URL(req.url);
+    const url = requestUrl(req.url);
     const path = url.pathname;
     if (options.guard) {
       const refused = await options.guard(req, c.env);
@@ -204,7 +204,7 @@ export function createMetadataApp(options: MetadataAppOptions): MetadataApp {
 
   app.get("*", async (c) => {
     const req = c.req.raw;
-    const url = new URL(req.url);
+    const url = requestUrl(req.url);
     // First-party agents send `v1//?recursive=true`; GCE treats repeated slashes as one.
     const path = url.pathname.replace(/\/{2,}/g, "/");
     let segments: string[];

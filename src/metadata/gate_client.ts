@@ -147,7 +147,13 @@ export class GateClient implements MetadataBackend {
     if (!res.ok) {
       if (isRecord(body) && typeof body.error === "string") {
         const code = typeof body.code === "string" ? body.code : undefined;
-        throw new HttpError(res.status, body.error, code);
+        // The gate's Retry-After (Google rate-limiting it) reaches the client; only a plain
+        // delay in seconds is relayed, so nothing the gate did not mean can be injected.
+        const retryAfter = res.headers.get("retry-after");
+        const headers = retryAfter && /^\d{1,6}$/.test(retryAfter)
+          ? { "retry-after": retryAfter }
+          : undefined;
+        throw new HttpError(res.status, body.error, code, { headers });
       }
       throw new HttpError(502, `the gate answered ${res.status} while ${what}`);
     }

@@ -111,5 +111,6 @@ export function badRequest(message: string): Response {
 
 /** The gate-style `{error, code?}` body of a failure, with its status. */
 export function errorJson(err: HttpError): Response {
-  return respond(err.status, JSON.stringify(err.toBody()), JSON_TYPE);
+  const extra = Object.keys(err.headers).length ? err.headers : undefined;
+  return respond(err.status, JSON.stringify(err.toBody()), JSON_TYPE, extra);
 }

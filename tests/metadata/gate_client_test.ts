@@ -165,6 +165,32 @@ Deno.test("gate errors keep status, message and code; malformed answers are 502"
   });
 });
 
+Deno.test("a gate's Retry-After (Google rate-limiting it) is relayed; anything but whole seconds is dropped", async () => {
+  await withGate(async ({ gate, client }) => {
+    const limited = (retryAfter: string) => () =>
+      new Response(JSON.stringify({ error: "rate limited", code: "google_rate_limited" }), {
+        status: 429,
+        headers: { "content-type": "application/json", "retry-after": retryAfter },
+      });
+    gate.script.token = limited("7");
+    await assert.rejects(client.token([CLOUD]), (err) => {
+      assert.ok(err instanceof HttpError);
+      assert.deepEqual([err.status, err.code, err.headers], [429, "google_rate_limited", {
+        "retry-after": "7",
+      }]);
+      return true;
+    });
+    for (const bad of ["soon", "-1", "1.5", "Wed, 21 Oct 2015 07:28:00 GMT", "9999999"]) {
+      gate.script.token = limited(bad);
+      await assert.rejects(client.token([CLOUD]), (err) => {
+        assert.ok(err instanceof HttpError && err.status === 429, bad);
+        assert.deepEqual(err.headers, {}, `Retry-After ${bad} is not relayed`);
+        return true;
+      });
+    }
+  });
+});
+
 Deno.test("identity tokens: audience and format passed on, cached until near exp", async () => {
   await withGate(async ({ gate, clock, client }) => {
     const exp = Math.floor(clock.now() / 1000) + 3600;
