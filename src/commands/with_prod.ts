@@ -13,7 +13,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import { HttpError, messageOf, UsageError } from "../errors.ts";
 import { pairingCode } from "../gate_api/pairing_code.ts";
 import { realTimers, type Timers } from "../gate/confirm/timers.ts";
-import { newPendingId } from "../gate/pending.ts";
+import { newPendingId } from "../gate_api/wire.ts";
 import { CLOUD_PLATFORM_SCOPE } from "../cli/config.ts";
 import { GateClient } from "../metadata/gate_client.ts";
 import { VERSION } from "../version.ts";

@@ -4,7 +4,8 @@ import { AUDIT_UNAVAILABLE } from "./audit.ts";
 import { cleanMessage, scrubSecrets } from "../secrets.ts";
 import { secondsUntil } from "../token_cache.ts";
 import type { GateDeps, ListenerName } from "./types.ts";
-import { parseScopes, parseTtl } from "./request_params.ts";
+import { CLOUD_PLATFORM_SCOPE } from "../cli/config.ts";
+import { parseScopes, parseTtl } from "../gate_api/wire.ts";
 
 /** The prod routes, supplied by the prod layer (confirmation, sessions). */
 export interface ProdHandlers {
@@ -81,7 +82,7 @@ export function createGateApp(
       60,
       config.token_ttl_seconds,
     );
-    const scopes = parseScopes(c.req.query("scopes"));
+    const scopes = parseScopes(c.req.queries("scopes") ?? [], [CLOUD_PLATFORM_SCOPE]);
     const entry = {
       endpoint: "/token",
       level: "dev" as const,

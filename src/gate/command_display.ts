@@ -300,23 +300,6 @@ export function describeCommand(
   return { argv: shown, lines, summary: summarize(redacted), totalArgs: argv.length, capped };
 }
 
-/**
- * Parses an `X-Wrapped-Command` header: a non-empty JSON array of strings. Anything else means
- * "no command reported" (undefined), which every surface says plainly.
- */
-export function parseWrappedCommand(header: string | null | undefined): string[] | undefined {
-  if (!header) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(header);
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(value) || value.length === 0) return undefined;
-  if (!value.every((v) => typeof v === "string")) return undefined;
-  return value as string[];
-}
-
 /** "N argument(s)". */
 export function argumentCount(n: number): string {
   return `${n} argument${n === 1 ? "" : "s"}`;

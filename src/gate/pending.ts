@@ -11,6 +11,7 @@ import { HttpError } from "../errors.ts";
 import { type CommandDisplay, sanitizeText } from "./command_display.ts";
 import type { Timers } from "./confirm/timers.ts";
 import { requesterSummary, type RequesterView } from "./requester.ts";
+import { newPendingId, PENDING_ID } from "../gate_api/wire.ts";
 
 /** How long a queued request waits for a human. */
 export const PENDING_TTL_MS = 120_000;
@@ -18,8 +19,8 @@ export const PENDING_TTL_MS = 120_000;
 /** How many ended requests the queue remembers the outcome of (oldest forgotten first). */
 export const REMEMBERED_OUTCOMES = 256;
 
-/** A pending id: 16 random bytes as 32 lowercase hex characters. */
-export const PENDING_ID = /^[0-9a-f]{32}$/;
+// The pending id is a wire concept (client and gate share it): its home is gate_api/wire.ts.
+export { newPendingId, PENDING_ID };
 
 /** What a queued request ended with. */
 export type PendingOutcome = "approved" | "denied" | "expired" | "cancelled" | "shutdown";
@@ -64,12 +65,6 @@ export interface PendingQueueOptions {
   /** Where the "pending approval" notice goes (the gate's stderr). */
   log: (line: string) => void;
   ttlMs?: number;
-}
-
-/** A fresh random pending id. */
-export function newPendingId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** The queue of requests waiting for `authcalator approve`. */

@@ -16,6 +16,9 @@ import { HttpError } from "../errors.ts";
 import { PROD_OUTCOME_CODES } from "../gate_api/prod_outcome.ts";
 import { pairingCode } from "../gate_api/pairing_code.ts";
 import { SESSION_HOLD_HEADER } from "../gate_api/session_hold.ts";
+import { parseWrappedCommand } from "../gate_api/wrapped_command.ts";
+import { parseScopes, parseTtl } from "../gate_api/wire.ts";
+import { CLOUD_PLATFORM_SCOPE } from "../cli/config.ts";
 import { secondsUntil } from "../token_cache.ts";
 import { createAdminApp } from "./admin_app.ts";
 import { json, logFailedMint, type ProdHandlers } from "./app.ts";
@@ -23,7 +26,6 @@ import { type AuditEntry, type AuditResult, sessionRef } from "./audit.ts";
 import {
   type CommandDisplay,
   describeCommand,
-  parseWrappedCommand,
   redactValue,
   sanitizeText,
   truncate,
@@ -43,7 +45,6 @@ import { peerOf, unverified } from "./peer.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { BodyError, readBoundedBody } from "./request_body.ts";
 import { describeRequester, peerAuditFields, requesterKey, requesterSummary } from "./requester.ts";
-import { parseScopes, parseTtl } from "./request_params.ts";
 import { SessionStore } from "./sessions.ts";
 import type { GateDeps, ListenerName } from "./types.ts";
 
@@ -197,7 +198,7 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
         PROD_OUTCOME_CODES.pamNotSupported,
       );
     }
-    const scopes = parseScopes(c.req.query("scopes"));
+    const scopes = parseScopes(c.req.queries("scopes") ?? [], [CLOUD_PLATFORM_SCOPE]);
     const argv = parseWrappedCommand(c.req.header("x-wrapped-command"));
     const command: CommandDisplay | undefined = argv ? describeCommand(argv) : undefined;
     const targetRaw = c.req.header("x-target-project")?.trim();

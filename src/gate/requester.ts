@@ -55,7 +55,7 @@ export interface RequesterView {
   check: CommandCheck;
 }
 
-// with-prod's marker when it cut X-Wrapped-Command (src/with_prod/command_header.ts).
+// with-prod's marker when it cut X-Wrapped-Command (src/gate_api/wrapped_command.ts).
 const OMITTED = /^… (\d+) further argument\(s\) omitted by the client \(header size limit\)$/;
 const ARGV0_CUT = /chars omitted by the client from argv\[0\]\)$/;
 

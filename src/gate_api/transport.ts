@@ -38,11 +38,14 @@ export interface GateTransport {
   close(): void;
 }
 
-/** No HTTP answer could be had from the gate; `reason` says why in a few words. */
+/**
+ * No HTTP answer could be had from the gate; `reason` says why in a few words. A transport raises
+ * it with the reason alone; the client re-raises it with a message naming the gate and the fix.
+ */
 export class GateUnreachableError extends Error {
   readonly reason: string;
-  constructor(reason: string, options?: ErrorOptions) {
-    super(reason, options);
+  constructor(reason: string, options?: ErrorOptions & { message?: string }) {
+    super(options?.message ?? reason, options);
     this.name = "GateUnreachableError";
     this.reason = reason;
   }

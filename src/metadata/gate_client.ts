@@ -1,12 +1,25 @@
 /**
- * The metadata proxy's backend over the gate's Unix socket: cached, coalesced, bounded calls.
- * When the gate goes away, tokens already cached keep being served until they expire; when it
- * comes back, the next call reaches it again (a new connection per attempt, no restart).
+ * The metadata proxy's backend: cached, coalesced, bounded calls to the gate through the one gate
+ * client (src/gate_api/client.ts), over any transport. When the gate goes away, tokens already
+ * cached keep being served until they expire; when it comes back, the next call reaches it again
+ * (a new connection per attempt, no restart).
  * @module
  */
 import { type Clock, systemClock } from "../clock.ts";
 import { HttpError } from "../errors.ts";
-import { DeadlineError, fetchWithDeadline, withDeadline } from "../http/deadline_fetch.ts";
+import { DeadlineError, withDeadline } from "../http/deadline_fetch.ts";
+import { GateApi, stringField, tokenOf } from "../gate_api/client.ts";
+import {
+  type GateTransport,
+  GateUnreachableError,
+  UnixSocketTransport,
+} from "../gate_api/transport.ts";
+import {
+  encodeScopes,
+  GATE_PATHS,
+  type HealthAnswer,
+  PROD_SESSION_QUERY,
+} from "../gate_api/wire.ts";
 import { type ExpiringToken, TokenCache, type TokenCacheOptions } from "../token_cache.ts";
 import type { IdTokenFormat, MetadataBackend } from "./backend.ts";
 
@@ -38,23 +51,22 @@ export const STALE_WAIT_MS = 2_000;
 
 /** Options for {@link GateClient}. */
 export interface GateClientOptions {
-  /** The gate's Unix socket. */
-  socketPath: string;
+  /** The gate's Unix socket (used when no `transport` is given). */
+  socketPath?: string;
+  /** How the gate is reached (default: a Unix-socket transport on `socketPath`). */
+  transport?: GateTransport;
   clock?: Clock;
   timeouts?: Partial<GateTimeouts>;
   /** How long to wait for a refresh before serving a still-valid cached token. */
   staleWaitMs?: number;
-  /** Injected fetch for tests; by default a Deno HTTP client on the socket is used. */
+  /** Injected fetch for tests of the default Unix-socket transport. */
   fetchFn?: typeof fetch;
   /** Bounds of the access-token and identity-token caches (each); defaults are documented there. */
   cache?: TokenCacheOptions;
 }
 
 /** The gate's `/health` answer. */
-export interface GateHealth {
-  status: string;
-  uptime_seconds?: number;
-}
+export type GateHealth = HealthAnswer;
 
 /** A value fetched once and kept for the process lifetime; a failure lets the next call retry. */
 class Forever<T> {
@@ -70,27 +82,12 @@ class Forever<T> {
   }
 }
 
-/** Why a connection failed, from the OS error text (the fetch message carries the URL). */
-function connectReason(err: unknown): string {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    const m = /([A-Za-z][A-Za-z ]*[a-z]) \(os error \d+\)/.exec(e.message);
-    if (m) return m[1].toLowerCase();
-  }
-  return "connection failed";
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /** The gate backend of the dev metadata proxy. */
 export class GateClient implements MetadataBackend {
-  readonly #socketPath: string;
+  readonly #gate: GateApi;
   readonly #clock: Clock;
   readonly #timeouts: GateTimeouts;
   readonly #staleWaitMs: number;
-  readonly #fetchFn?: typeof fetch;
-  readonly #client?: Deno.HttpClient;
   readonly #tokens: TokenCache;
   readonly #idTokens: TokenCache;
   readonly #projectNumber = new Forever<string>();
@@ -99,84 +96,39 @@ export class GateClient implements MetadataBackend {
   #lastKey = "";
 
   constructor(options: GateClientOptions) {
-    this.#socketPath = options.socketPath;
+    const transport = options.transport ?? unixTransport(options);
+    this.#gate = new GateApi(transport);
     this.#clock = options.clock ?? systemClock;
     this.#timeouts = { ...GATE_TIMEOUTS, ...options.timeouts };
     this.#staleWaitMs = options.staleWaitMs ?? STALE_WAIT_MS;
-    this.#fetchFn = options.fetchFn;
-    if (!options.fetchFn) {
-      this.#client = Deno.createHttpClient({
-        proxy: { transport: "unix", path: options.socketPath },
-      });
-    }
     this.#tokens = new TokenCache(this.#clock, options.cache);
     this.#idTokens = new TokenCache(this.#clock, options.cache);
   }
 
-  /** Releases the HTTP client. */
+  /** Releases the transport. */
   close(): void {
-    this.#client?.close();
+    this.#gate.close();
   }
 
   /** GETs `path` from the gate and parses its JSON; every failure becomes an HttpError. */
   async #get(path: string, what: string, timeoutMs: number): Promise<Record<string, unknown>> {
-    let res;
     try {
-      res = await fetchWithDeadline(`http://localhost${path}`, {
-        timeoutMs,
-        what,
-        client: this.#client,
-        fetchFn: this.#fetchFn,
-      });
+      return await this.#gate.json(path, { timeoutMs, what });
     } catch (err) {
       if (err instanceof DeadlineError) {
         throw new HttpError(504, `the gate did not answer within ${timeoutMs} ms while ${what}`);
       }
-      throw new HttpError(
-        503,
-        `cannot reach the gate at ${this.#socketPath} (${connectReason(err)}) while ${what}; ` +
-          "is `authcalator gate` running on the host, with its socket mounted here?",
-      );
+      if (err instanceof GateUnreachableError) throw new HttpError(503, err.message);
+      throw err;
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(res.text);
-    } catch {
-      body = undefined;
-    }
-    if (!res.ok) {
-      if (isRecord(body) && typeof body.error === "string") {
-        const code = typeof body.code === "string" ? body.code : undefined;
-        // The gate's Retry-After (Google rate-limiting it) reaches the client; only a plain
-        // delay in seconds is relayed, so nothing the gate did not mean can be injected.
-        const retryAfter = res.headers.get("retry-after");
-        const headers = retryAfter && /^\d{1,6}$/.test(retryAfter)
-          ? { "retry-after": retryAfter }
-          : undefined;
-        throw new HttpError(res.status, body.error, code, { headers });
-      }
-      throw new HttpError(502, `the gate answered ${res.status} while ${what}`);
-    }
-    if (!isRecord(body)) {
-      throw new HttpError(502, `the gate's answer was not a JSON object while ${what}`);
-    }
-    return body;
-  }
-
-  #field(body: Record<string, unknown>, name: string, what: string): string {
-    const value = body[name];
-    if (typeof value !== "string" || value === "") {
-      throw new HttpError(502, `the gate's answer had no ${name} while ${what}`);
-    }
-    return value;
   }
 
   /** The gate's `/health`, within the health deadline (startup check). */
   async health(): Promise<GateHealth> {
     const what = "checking the gate's health";
-    const body = await this.#get("/health", what, this.#timeouts.health);
+    const body = await this.#get(GATE_PATHS.health, what, this.#timeouts.health);
     return {
-      status: this.#field(body, "status", what),
+      status: stringField(body, "status", what),
       uptime_seconds: body.uptime_seconds as number,
     };
   }
@@ -220,17 +172,15 @@ export class GateClient implements MetadataBackend {
 
   async #fetchToken(scopes: string[]): Promise<ExpiringToken> {
     const what = "asking the gate for an access token";
-    const query = scopes.map(encodeURIComponent).join(",");
-    const body = await this.#get(`/token?scopes=${query}`, what, this.#timeouts.token);
-    // `expires_in` counts from when the gate answered, so it is dated from the answer's arrival:
-    // a gate that took 50 s must not leave its 3599 s token looking 50 s older than it is.
-    const arrivedAt = this.#clock.now();
-    const accessToken = this.#field(body, "access_token", what);
-    const expiresIn = body.expires_in === undefined ? 3600 : body.expires_in;
-    if (typeof expiresIn !== "number" || !Number.isFinite(expiresIn) || expiresIn <= 0) {
+    const path = `${GATE_PATHS.token}?${PROD_SESSION_QUERY.scopes}=${encodeScopes(scopes)}`;
+    const body = await this.#get(path, what, this.#timeouts.token);
+    // Dated from the answer's arrival: a gate that took 50 s must not age its token by 50 s.
+    const token = tokenOf(body, this.#clock.now(), what);
+    // A dev token that is already expired is useless to a client (they reject `expires_in: 0`).
+    if (token.expiresAt <= this.#clock.now()) {
       throw new HttpError(502, `the gate's answer had an invalid expires_in while ${what}`);
     }
-    return { accessToken, expiresAt: arrivedAt + expiresIn * 1000 };
+    return token;
   }
 
   /** An identity token, cached per audience and format until near its `exp`. */
@@ -238,7 +188,9 @@ export class GateClient implements MetadataBackend {
     const key = `${format} ${audience}`;
     const token = await this.#idTokens.get(key, async () => {
       const what = "asking the gate for an identity token";
-      const path = `/id-token?audience=${encodeURIComponent(audience)}&format=${format}`;
+      const Q = PROD_SESSION_QUERY;
+      const path = `${GATE_PATHS.idToken}?${Q.audience}=${encodeURIComponent(audience)}&` +
+        `${Q.format}=${format}`;
       let body;
       try {
         body = await this.#get(path, what, this.#timeouts.idToken);
@@ -249,7 +201,7 @@ export class GateClient implements MetadataBackend {
         }
         throw err;
       }
-      const jwt = this.#field(body, "id_token", what);
+      const jwt = stringField(body, "id_token", what);
       return { accessToken: jwt, expiresAt: jwtExpiry(jwt) ?? this.#clock.now() };
     });
     return token.accessToken;
@@ -259,8 +211,8 @@ export class GateClient implements MetadataBackend {
   projectNumber(): Promise<string> {
     return this.#projectNumber.get(async () => {
       const what = "asking the gate for the project number";
-      const body = await this.#get("/project-number", what, this.#timeouts.projectNumber);
-      const value = this.#field(body, "project_number", what);
+      const body = await this.#get(GATE_PATHS.projectNumber, what, this.#timeouts.projectNumber);
+      const value = stringField(body, "project_number", what);
       if (!/^[0-9]+$/.test(value)) {
         throw new HttpError(502, `the gate's project number is not numeric while ${what}`);
       }
@@ -272,17 +224,23 @@ export class GateClient implements MetadataBackend {
   universeDomain(): Promise<string> {
     return this.#universe.get(async () => {
       const what = "asking the gate for the universe domain";
-      const body = await this.#get("/universe-domain", what, this.#timeouts.universeDomain);
-      return this.#field(body, "universe_domain", what);
+      const body = await this.#get(GATE_PATHS.universeDomain, what, this.#timeouts.universeDomain);
+      return stringField(body, "universe_domain", what);
     });
   }
 
   /** The engineer's email (not cached: the gate caches it and drops it when ADC changes). */
   async identityEmail(): Promise<string> {
     const what = "asking the gate for the engineer's identity";
-    const body = await this.#get("/identity", what, this.#timeouts.identity);
-    return this.#field(body, "email", what);
+    const body = await this.#get(GATE_PATHS.identity, what, this.#timeouts.identity);
+    return stringField(body, "email", what);
   }
+}
+
+/** The default transport: the Unix socket of `options.socketPath`. */
+function unixTransport(options: GateClientOptions): GateTransport {
+  if (!options.socketPath) throw new Error("GateClient needs a transport or a socketPath");
+  return new UnixSocketTransport(options.socketPath, { fetchFn: options.fetchFn });
 }
 
 /** The `exp` claim of a compact JWT in epoch ms, or undefined if it cannot be read. */

@@ -4,6 +4,7 @@
  * @module
  */
 import { HttpError } from "../errors.ts";
+import { parseScopes as parseWireScopes } from "../gate_api/wire.ts";
 import type { IdTokenFormat } from "./backend.ts";
 
 /** How long a `wait_for_change` without `timeout_sec` hangs. */
@@ -57,18 +58,12 @@ export function parseValueQuery(params: URLSearchParams): ValueQuery {
   };
 }
 
-const MAX_SCOPES = 50;
-const SCOPE = /^[\x21-\x7e]{1,512}$/;
-
-/** `?scopes=a,b` (already URL-decoded by URLSearchParams); none given means `defaults`. */
+/**
+ * `?scopes=a,b` (already URL-decoded by URLSearchParams); none given means `defaults`. The rule is
+ * the gate's, from the wire module, so a list the proxy accepts is one the gate accepts.
+ */
 export function parseScopes(params: URLSearchParams, defaults: string[]): string[] {
-  const raw = params.getAll("scopes").join(",");
-  const scopes = [...new Set(raw.split(",").map((s) => s.trim()).filter((s) => s !== ""))];
-  if (scopes.length === 0) return [...defaults];
-  if (scopes.length > MAX_SCOPES) throw bad(`at most ${MAX_SCOPES} scopes may be requested`);
-  const invalid = scopes.find((s) => !SCOPE.test(s));
-  if (invalid !== undefined) throw bad("scopes must be printable and contain no spaces");
-  return scopes;
+  return parseWireScopes(params.getAll("scopes"), defaults);
 }
 
 /** A parsed identity request. */

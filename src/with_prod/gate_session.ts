@@ -1,23 +1,31 @@
 /**
  * with-prod's side of the gate protocol: preflight, session creation, refresh, validation and
- * revocation over the gate's Unix socket, each under its own deadline (body included). The session
- * id is passed in by the caller and never appears in an error message.
+ * revocation, through the one gate client (src/gate_api/client.ts) over any transport, each under
+ * its own deadline (body included). The session id is passed in by the caller and never appears
+ * in an error message.
  * @module
  */
 import { HttpError, messageOf } from "../errors.ts";
-import { DeadlineError, fetchWithDeadline, type ReadResponse } from "../http/deadline_fetch.ts";
+import { DeadlineError } from "../http/deadline_fetch.ts";
 import type { ExpiringToken } from "../token_cache.ts";
 import type { Clock } from "../clock.ts";
 import type { Timers } from "../gate/confirm/timers.ts";
+import { answerError, GateApi, jsonObject, stringField, tokenOf } from "../gate_api/client.ts";
 import { HELD_SESSION_CONTENT_TYPE, SESSION_HOLD_HEADER } from "../gate_api/session_hold.ts";
 import {
-  HEALTH_PATH,
+  type GateTransport,
+  GateUnreachableError,
+  UnixSocketTransport,
+} from "../gate_api/transport.ts";
+import {
+  encodeScopes,
+  GATE_PATHS,
   PROD_SESSION_HEADERS,
   PROD_SESSION_QUERY,
-  SESSION_PATH,
-  TOKEN_PATH,
-} from "../gate_api/prod_session.ts";
-import { encodeWrappedCommand } from "./command_header.ts";
+  queryOf,
+  SESSION_ID,
+} from "../gate_api/wire.ts";
+import { encodeWrappedCommand } from "../gate_api/wrapped_command.ts";
 import { HoldProtocolError, holdSession, type SessionHold } from "./held_session.ts";
 
 /** Client-side deadlines (ms), nested inside each other as the gate's own waits are. */
@@ -49,26 +57,18 @@ export interface SessionRequest {
   pamPolicy?: string;
 }
 
-/** Raised when the gate cannot be reached at all (as opposed to answering with an error). */
-export class GateUnreachable extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "GateUnreachable";
-  }
-}
-
 /** The path and query of `POST /session` for `req` (scopes comma-joined, each encoded). */
 export function sessionPath(req: SessionRequest): string {
   const Q = PROD_SESSION_QUERY;
   const q = new URLSearchParams();
-  const query = [`${Q.scopes}=${req.scopes.map(encodeURIComponent).join(",")}`];
+  const query = [`${Q.scopes}=${encodeScopes(req.scopes)}`];
   if (req.pamPolicy) q.set(Q.pamPolicy, req.pamPolicy);
   if (req.tokenTtlSeconds !== undefined) q.set(Q.tokenTtlSeconds, String(req.tokenTtlSeconds));
   if (req.sessionTtlSeconds !== undefined) {
     q.set(Q.sessionTtlSeconds, String(req.sessionTtlSeconds));
   }
   if (q.size) query.push(q.toString());
-  return `${SESSION_PATH}?${query.join("&")}`;
+  return `${GATE_PATHS.session}?${query.join("&")}`;
 }
 
 /** The request headers of `POST /session` for `req`. */
@@ -80,105 +80,27 @@ export function sessionHeaders(req: SessionRequest): Record<string, string> {
   };
 }
 
-/** `?<name>=<id>` with the id encoded. */
-function idQuery(name: string, id: string): string {
-  return `?${name}=${encodeURIComponent(id)}`;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function osReason(err: unknown): string {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    const m = /([A-Za-z][A-Za-z ]*[a-z]) \(os error \d+\)/.exec(e.message);
-    if (m) return m[1].toLowerCase();
-  }
-  return "connection failed";
-}
-
 /** The gate, as with-prod talks to it. */
 export class GateSessionClient {
-  readonly #socketPath: string;
+  readonly #gate: GateApi;
   readonly #clock: Clock;
-  readonly #client: Deno.HttpClient;
 
-  constructor(socketPath: string, clock: Clock) {
-    this.#socketPath = socketPath;
+  /** `gate` is the main socket's path or any transport to the gate. */
+  constructor(gate: string | GateTransport, clock: Clock) {
+    this.#gate = new GateApi(typeof gate === "string" ? new UnixSocketTransport(gate) : gate);
     this.#clock = clock;
-    this.#client = Deno.createHttpClient({ proxy: { transport: "unix", path: socketPath } });
   }
 
-  /** Releases the HTTP client. */
+  /** Releases the transport. */
   close(): void {
-    this.#client.close();
-  }
-
-  async #send(
-    method: string,
-    path: string,
-    timeoutMs: number,
-    what: string,
-    init: { headers?: Record<string, string>; signal?: AbortSignal } = {},
-  ): Promise<ReadResponse> {
-    try {
-      return await fetchWithDeadline(`http://localhost${path}`, {
-        method,
-        timeoutMs,
-        what,
-        client: this.#client,
-        ...init,
-      });
-    } catch (err) {
-      if (err instanceof DeadlineError) throw err;
-      if (init.signal?.aborted) throw err;
-      throw new GateUnreachable(
-        `cannot reach the gate at ${this.#socketPath} (${osReason(err)}); is 'authcalator gate' ` +
-          "running on the host, with its socket mounted here?",
-      );
-    }
-  }
-
-  #fail(res: ReadResponse, what: string): never {
-    let body: unknown;
-    try {
-      body = JSON.parse(res.text);
-    } catch { /* not JSON */ }
-    if (isRecord(body) && typeof body.error === "string") {
-      throw new HttpError(
-        res.status,
-        body.error,
-        typeof body.code === "string" ? body.code : undefined,
-      );
-    }
-    throw new HttpError(res.status, `the gate answered HTTP ${res.status} while ${what}`);
-  }
-
-  #json(res: ReadResponse, what: string): Record<string, unknown> {
-    if (!res.ok) this.#fail(res, what);
-    let body: unknown;
-    try {
-      body = JSON.parse(res.text);
-    } catch { /* below */ }
-    if (!isRecord(body)) throw new HttpError(502, `the gate's answer was not JSON while ${what}`);
-    return body;
-  }
-
-  #token(body: Record<string, unknown>, fetchedAt: number, what: string): ExpiringToken {
-    const accessToken = body.access_token;
-    if (typeof accessToken !== "string" || accessToken === "") {
-      throw new HttpError(502, `the gate's answer had no access_token while ${what}`);
-    }
-    const expiresIn = body.expires_in ?? 3600;
-    if (typeof expiresIn !== "number" || !Number.isFinite(expiresIn) || expiresIn < 0) {
-      throw new HttpError(502, `the gate's answer had an invalid expires_in while ${what}`);
-    }
-    return { accessToken, expiresAt: fetchedAt + expiresIn * 1000 };
+    this.#gate.close();
   }
 
   /** `GET /health` within 3 s: any complete HTTP answer passes, only a transport failure fails. */
   async preflight(signal?: AbortSignal): Promise<void> {
-    await this.#send("GET", HEALTH_PATH, GATE_DEADLINES.preflight, "checking that the gate is up", {
+    await this.#gate.call(GATE_PATHS.health, {
+      timeoutMs: GATE_DEADLINES.preflight,
+      what: "checking that the gate is up",
       signal,
     });
   }
@@ -208,14 +130,16 @@ export class GateSessionClient {
       if (timedOut) return new DeadlineError(what, timeoutMs);
       if (signal?.aborted) return err;
       if (err instanceof HttpError || err instanceof HoldProtocolError) return err;
-      return new GateUnreachable(
-        `lost the connection to the gate at ${this.#socketPath} (${osReason(err)}) while ${what}`,
+      if (err instanceof GateUnreachableError) return err;
+      return this.#gate.unreachable(
+        new GateUnreachableError("connection lost", { cause: err }),
+        what,
       );
     };
     try {
       let res: Response;
       try {
-        res = await fetch(`http://localhost${sessionPath(req)}`, {
+        res = await this.#gate.open(sessionPath(req), {
           method: "POST",
           headers: {
             ...sessionHeaders(req),
@@ -223,14 +147,10 @@ export class GateSessionClient {
             accept: `${HELD_SESSION_CONTENT_TYPE}, application/json`,
           },
           signal: controller.signal,
-          client: this.#client,
+          what,
         });
       } catch (err) {
-        if (timedOut || signal?.aborted) throw failure(err);
-        throw new GateUnreachable(
-          `cannot reach the gate at ${this.#socketPath} (${osReason(err)}); is 'authcalator ` +
-            "gate' running on the host, with its socket mounted here?",
-        );
+        throw failure(err);
       }
       const fetchedAt = this.#clock.now();
       const type = res.headers.get("content-type") ?? "";
@@ -239,7 +159,10 @@ export class GateSessionClient {
           throw failure(err);
         });
         const read = { status: res.status, ok: res.ok, headers: res.headers, text };
-        return { ...this.#session(this.#json(read, what), fetchedAt, what), hold: undefined };
+        if (!read.ok) throw answerError(read, what);
+        const body = jsonObject(text);
+        if (!body) throw new HttpError(502, `the gate's answer was not JSON while ${what}`);
+        return { ...this.#session(body, fetchedAt, what), hold: undefined };
       }
       const { first, hold } = await holdSession(res.body, () => controller.abort(), timers)
         .catch((err) => {
@@ -258,11 +181,8 @@ export class GateSessionClient {
   }
 
   #jsonLine(line: string, what: string): Record<string, unknown> {
-    let body: unknown;
-    try {
-      body = JSON.parse(line);
-    } catch { /* below */ }
-    if (!isRecord(body)) {
+    const body = jsonObject(line);
+    if (!body) {
       throw new HttpError(502, `the gate's held session did not start with JSON while ${what}`);
     }
     return body;
@@ -270,26 +190,24 @@ export class GateSessionClient {
 
   #session(body: Record<string, unknown>, fetchedAt: number, what: string) {
     const sessionId = body.session_id;
-    const email = body.email;
-    if (typeof sessionId !== "string" || !/^[0-9a-f]{64}$/.test(sessionId)) {
+    if (typeof sessionId !== "string" || !SESSION_ID.test(sessionId)) {
       throw new HttpError(502, `the gate's answer had no valid session_id while ${what}`);
     }
-    if (typeof email !== "string" || email === "") {
-      throw new HttpError(502, `the gate's answer had no email while ${what}`);
-    }
-    return { sessionId, email, token: this.#token(body, fetchedAt, what) };
+    const email = stringField(body, "email", what);
+    return { sessionId, email, token: tokenOf(body, fetchedAt, what) };
   }
 
   /** `GET /token?session=`: a fresh token without asking anyone; 401 means the session ended. */
   async refresh(sessionId: string, targetProject: string): Promise<ExpiringToken> {
     const what = "refreshing the prod session's token";
     const fetchedAt = this.#clock.now();
-    const res = await this.#send(
-      "GET",
-      `${TOKEN_PATH}${idQuery(PROD_SESSION_QUERY.session, sessionId)}`,
-      GATE_DEADLINES.refresh,
-      what,
-      { headers: { [PROD_SESSION_HEADERS.targetProject]: targetProject } },
+    const res = await this.#gate.call(
+      `${GATE_PATHS.token}${queryOf(PROD_SESSION_QUERY.session, sessionId)}`,
+      {
+        timeoutMs: GATE_DEADLINES.refresh,
+        what,
+        headers: { [PROD_SESSION_HEADERS.targetProject]: targetProject },
+      },
     );
     if (res.status === 401) {
       throw new HttpError(
@@ -298,29 +216,26 @@ export class GateSessionClient {
           "with-prod to start a new session.",
       );
     }
-    return this.#token(this.#json(res, what), fetchedAt, what);
+    if (!res.ok) throw answerError(res, what);
+    const body = jsonObject(res.text);
+    if (!body) throw new HttpError(502, `the gate's answer was not JSON while ${what}`);
+    return tokenOf(body, fetchedAt, what);
   }
 
   /** `GET /session?id=`: throws unless the session is still active (never mints). */
   async checkSession(sessionId: string): Promise<void> {
-    const what = "checking the prod session";
-    const res = await this.#send(
-      "GET",
-      `${SESSION_PATH}${idQuery(PROD_SESSION_QUERY.id, sessionId)}`,
-      GATE_DEADLINES.health,
-      what,
-    );
-    this.#json(res, what);
+    await this.#gate.json(`${GATE_PATHS.session}${queryOf(PROD_SESSION_QUERY.id, sessionId)}`, {
+      timeoutMs: GATE_DEADLINES.health,
+      what: "checking the prod session",
+    });
   }
 
   /** `DELETE /session?id=` within 2 s; failures are reported, never thrown. */
   async revoke(sessionId: string): Promise<string | undefined> {
     try {
-      const res = await this.#send(
-        "DELETE",
-        `${SESSION_PATH}${idQuery(PROD_SESSION_QUERY.id, sessionId)}`,
-        GATE_DEADLINES.revoke,
-        "revoking the prod session",
+      const res = await this.#gate.call(
+        `${GATE_PATHS.session}${queryOf(PROD_SESSION_QUERY.id, sessionId)}`,
+        { method: "DELETE", timeoutMs: GATE_DEADLINES.revoke, what: "revoking the prod session" },
       );
       if (res.ok || res.status === 404) return undefined;
       return `the gate answered HTTP ${res.status}`;

@@ -97,9 +97,13 @@ Deno.test("dev /token: bad token_ttl_seconds and scopes are 400 with gcp-authcal
     ["token_ttl_seconds=", "token_ttl_seconds must be >= 60"],
     ["token_ttl_seconds=59", "token_ttl_seconds must be >= 60"],
     ["token_ttl_seconds=1801", "token_ttl_seconds (1801) exceeds configured maximum (1800)"],
-    ["scopes=a,,b", "scopes must be a comma-separated list of non-empty scopes without spaces"],
-    ["scopes=a%20b", "scopes must be a comma-separated list of non-empty scopes without spaces"],
-    [`scopes=${Array(51).fill("s").join(",")}`, "at most 50 scopes may be requested"],
+    ["scopes=a%09b", "scopes must be a comma-separated list of printable scopes without spaces"],
+    ["scopes=a%20b", "scopes must be a comma-separated list of printable scopes without spaces"],
+    ["scopes=%C3%A9", "scopes must be a comma-separated list of printable scopes without spaces"],
+    [
+      `scopes=${Array.from({ length: 51 }, (_, i) => `s${i}`).join(",")}`,
+      "at most 50 scopes may be requested",
+    ],
   ];
   for (const [query, error] of cases) {
     const res = await get(`/token?${query}`);

@@ -8,7 +8,7 @@ import {
   requesterLines,
 } from "../../src/gate/requester.ts";
 import { unverified } from "../../src/gate/peer.ts";
-import { encodeWrappedCommand } from "../../src/with_prod/command_header.ts";
+import { encodeWrappedCommand } from "../../src/gate_api/wrapped_command.ts";
 
 const CMD = ["gcloud", "sql", "connect", "db"];
 const withProd = (argv: string[]) => ({

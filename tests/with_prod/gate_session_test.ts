@@ -10,7 +10,7 @@ import { HELD_SESSION_CONTENT_TYPE } from "../../src/gate_api/session_hold.ts";
 import { DeadlineError } from "../../src/http/deadline_fetch.ts";
 import { systemClock } from "../../src/clock.ts";
 import { realTimers } from "../../src/gate/confirm/timers.ts";
-import { PROD_SESSION_HEADERS, SESSION_PATH } from "../../src/gate_api/prod_session.ts";
+import { GATE_PATHS, PROD_SESSION_HEADERS } from "../../src/gate_api/wire.ts";
 
 const base = {
   argv: ["gcloud", "sql", "instances", "list"],
@@ -22,7 +22,7 @@ const base = {
 Deno.test("the path carries the scopes comma-joined and only the options that were set", () => {
   assert.equal(
     sessionPath(base),
-    `${SESSION_PATH}?scopes=https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fcloud-platform`,
+    `${GATE_PATHS.session}?scopes=https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fcloud-platform`,
   );
   const url = new URL(
     `http://x${

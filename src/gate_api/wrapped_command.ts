@@ -1,7 +1,8 @@
 /**
- * The client side of `X-Wrapped-Command`: the argv as a JSON array, bounded so the header always
- * fits (a server or client that drops an oversized header would leave the dialog unlabelled).
- * When trimmed it always ends with an explicit marker saying how much was omitted.
+ * `X-Wrapped-Command`, both ends: the argv as a JSON array, bounded so the header always fits (a
+ * server or client that drops an oversized header would leave the dialog unlabelled). When trimmed
+ * it always ends with an explicit marker saying how much was omitted. The gate parses it back with
+ * {@link parseWrappedCommand}; what it shows a human is built from that in gate/command_display.ts.
  * @module
  */
 
@@ -50,4 +51,21 @@ export function encodeWrappedCommand(argv: readonly string[]): string {
   const rest = argv.length - kept.length;
   kept.push(`… ${rest} further argument(s) omitted by the client (header size limit)`);
   return asciiJson(kept);
+}
+
+/**
+ * Parses an `X-Wrapped-Command` header: a non-empty JSON array of strings. Anything else means
+ * "no command reported" (undefined), which every surface says plainly.
+ */
+export function parseWrappedCommand(header: string | null | undefined): string[] | undefined {
+  if (!header) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(header);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  if (!value.every((v) => typeof v === "string")) return undefined;
+  return value as string[];
 }

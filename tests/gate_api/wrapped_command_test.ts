@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
-import { encodeWrappedCommand, HEADER_BYTES } from "../../src/with_prod/command_header.ts";
-import { parseWrappedCommand } from "../../src/gate/command_display.ts";
+import {
+  encodeWrappedCommand,
+  HEADER_BYTES,
+  parseWrappedCommand,
+} from "../../src/gate_api/wrapped_command.ts";
 
 Deno.test("a small argv is sent whole, ASCII-only, and parses back to the same strings", () => {
   const argv = ["gcloud", "ünïcödé 🙂", "tab\there", "del\u007f"];
@@ -37,4 +40,11 @@ Deno.test("multi-byte arguments are counted as their escaped size", () => {
   const header = encodeWrappedCommand(argv);
   assert.ok(header.length <= HEADER_BYTES);
   assert.match(parseWrappedCommand(header)!.at(-1)!, /further argument\(s\) omitted/);
+});
+
+Deno.test("parseWrappedCommand accepts only a non-empty JSON array of strings", () => {
+  assert.deepEqual(parseWrappedCommand('["a","b"]'), ["a", "b"]);
+  for (const bad of [null, "", "[]", "{}", '"a"', '["a",1]', "not json", '[["a"]]']) {
+    assert.deepEqual(parseWrappedCommand(bad), undefined, String(bad));
+  }
 });
