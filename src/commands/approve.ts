@@ -19,6 +19,7 @@ import {
   secondsLeft,
   withAdmin,
 } from "./pending.ts";
+import { ADMIN_PATHS } from "../gate_api/wire.ts";
 
 /** The operator's terminal, for the typed confirmation. */
 export interface ConfirmInput {
@@ -56,7 +57,7 @@ export async function approveCommand(
       return 1;
     }
   }
-  const answer = await call("POST", `/pending/${id}/approve`);
+  const answer = await call("POST", ADMIN_PATHS.decide(id, "approve"));
   if (answer.status === 410) throw new AdminError(goneMessage(id, answer));
   if (answer.status === 404) throw new AdminError(`request ${id} not found (may have expired)`);
   if (answer.status !== 200) throw new AdminError(answerError(answer));

@@ -13,6 +13,7 @@ import {
   processIO,
   withAdmin,
 } from "./pending.ts";
+import { ADMIN_PATHS } from "../gate_api/wire.ts";
 
 /** Denies one request. */
 export async function denyCommand(
@@ -21,7 +22,7 @@ export async function denyCommand(
   io: CliIO,
 ): Promise<number> {
   const id = checkId(rawId, "deny");
-  const answer = await call("POST", `/pending/${id}/deny`);
+  const answer = await call("POST", ADMIN_PATHS.decide(id, "deny"));
   if (answer.status === 410) throw new AdminError(goneMessage(id, answer));
   if (answer.status === 404) throw new AdminError(`request ${id} not found (may have expired)`);
   if (answer.status !== 200) throw new AdminError(answerError(answer));

@@ -1,16 +1,19 @@
 /**
  * `authcalator pending [id]`: lists the prod requests waiting for approval on the admin socket, or
- * shows one in full. Also the admin-socket client and the request printer that `approve` and
- * `deny` share.
+ * shows one in full. Also the admin calls (through the one gate client, src/gate_api/client.ts)
+ * and the request printer that `approve` and `deny` share.
  * @module
  */
 import type { Invocation } from "../cli/commands.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { UsageError } from "../errors.ts";
 import { argumentCount, sanitizeText } from "../gate/command_display.ts";
-import { PENDING_ID, type PendingRequestJson } from "../gate/pending.ts";
+import type { PendingRequestJson } from "../gate/pending.ts";
 import { type CommandCheckStatus, requesterLines, type RequesterView } from "../gate/requester.ts";
-import { DeadlineError, fetchWithDeadline } from "../http/deadline_fetch.ts";
+import { DeadlineError } from "../http/deadline_fetch.ts";
+import { GateApi, jsonObject } from "../gate_api/client.ts";
+import { GateUnreachableError, UnixSocketTransport } from "../gate_api/transport.ts";
+import { ADMIN_PATHS, PENDING_ID } from "../gate_api/wire.ts";
 
 /** Every admin request's whole-response deadline. */
 export const ADMIN_TIMEOUT_MS = 5_000;
@@ -32,15 +35,18 @@ export interface AdminAnswer {
 /** Talks to the gate's admin socket. */
 export type AdminCall = (method: "GET" | "POST", path: string) => Promise<AdminAnswer>;
 
-/** The real client: a Unix-socket HTTP client, 5 s per request, body included. */
+/** The hint when the admin socket cannot be reached. */
+const ADMIN_SOCKET_HINT = "is 'authcalator gate' running on this host? The admin socket exists " +
+  "only on the host, never inside a container; pass --admin-socket-path if it is elsewhere.";
+
+/** The real calls: the gate client on the admin socket, 5 s per request, body included. */
 export function unixAdminCall(socketPath: string): AdminCall & { close(): void } {
-  const client = Deno.createHttpClient({ proxy: { transport: "unix", path: socketPath } });
+  const gate = new GateApi(new UnixSocketTransport(socketPath, { hint: ADMIN_SOCKET_HINT }));
   const call = async (method: "GET" | "POST", path: string): Promise<AdminAnswer> => {
     let res;
     try {
-      res = await fetchWithDeadline(`http://localhost${path}`, {
+      res = await gate.call(path, {
         method,
-        client,
         timeoutMs: ADMIN_TIMEOUT_MS,
         what: "talking to the admin socket",
       });
@@ -50,33 +56,17 @@ export function unixAdminCall(socketPath: string): AdminCall & { close(): void }
           `admin socket not responding (timed out after ${ADMIN_TIMEOUT_MS / 1000}s)`,
         );
       }
-      throw new AdminError(
-        `could not connect to the admin socket at ${socketPath} (${connectDetail(err)})\n` +
-          "hint: is 'authcalator gate' running on this host? The admin socket exists only on " +
-          "the host, never inside a container; pass --admin-socket-path if it is elsewhere.",
-      );
+      if (err instanceof GateUnreachableError) {
+        throw new AdminError(
+          `could not connect to the admin socket at ${socketPath} (${err.reason})\n` +
+            `hint: ${ADMIN_SOCKET_HINT}`,
+        );
+      }
+      throw err;
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(res.text);
-    } catch {
-      body = {};
-    }
-    const record = typeof body === "object" && body !== null && !Array.isArray(body)
-      ? body as Record<string, unknown>
-      : {};
-    return { status: res.status, body: record };
+    return { status: res.status, body: jsonObject(res.text) ?? {} };
   };
-  return Object.assign(call, { close: () => client.close() });
-}
-
-function connectDetail(err: unknown): string {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    const m = /([A-Za-z][A-Za-z ]*[a-z]) \(os error \d+\)/.exec(e.message);
-    if (m) return m[1].toLowerCase();
-    if (e instanceof Deno.errors.NotCapable) return "not permitted";
-  }
-  return "connection failed";
+  return Object.assign(call, { close: () => gate.close() });
 }
 
 /** Refuses a missing or malformed id before anything is sent: a usage error (exit 2). */
@@ -110,7 +100,7 @@ export function answerError(answer: AdminAnswer): string {
 
 /** Fetches one queued request; a 404 says which kind of "not there" it is. */
 export async function fetchRequest(call: AdminCall, id: string): Promise<PendingRequestJson> {
-  const answer = await call("GET", `/pending/${id}`);
+  const answer = await call("GET", ADMIN_PATHS.pendingOne(id));
   if (answer.status === 410) throw new AdminError(goneMessage(id, answer));
   if (answer.status === 404) {
     if (answer.body.error === "Not found") {
@@ -249,7 +239,7 @@ export async function pendingCommand(
     io.out(renderRequest(await fetchRequest(call, checkId(id)), clock));
     return 0;
   }
-  const answer = await call("GET", "/pending");
+  const answer = await call("GET", ADMIN_PATHS.pending);
   if (answer.status !== 200) throw new AdminError(answerError(answer));
   const list = Array.isArray(answer.body.pending)
     ? answer.body.pending as PendingRequestJson[]
