@@ -22,6 +22,10 @@ export interface Config {
   tls_dir?: string;
   gate_url?: string;
   tls_bundle?: string;
+  /** Whether tls_bundle came from --tls-bundle: it then beats the env bundle (CLI > env > file). */
+  tls_bundle_from_flag?: boolean;
+  /** A remote gate's bearer token file, read on every request. */
+  gate_token_file?: string;
   scopes: string[];
   pam_policy?: string;
   pam_allowed_policies?: string[];
@@ -132,6 +136,7 @@ export function loadConfig(inputs: ConfigInputs): Config {
   const config = applyDefaults(out, inputs.env, errors);
   config.env = { ...fileEnv, ...flagEnv };
   if (inputs.configPath) config.config_path = inputs.configPath;
+  if (raw.get("tls_bundle")?.source.kind === "flag") config.tls_bundle_from_flag = true;
   validate(config, raw, errors);
   if (errors.length) {
     throw new UsageError(`invalid configuration\n  ${errors.join("\n  ")}`);
@@ -296,7 +301,7 @@ function applyDefaults(
     }
     if (expanded.startsWith("/")) config[key] = normalizePath(expanded);
   }
-  for (const key of ["tls_dir", "tls_bundle"] as const) {
+  for (const key of ["tls_dir", "tls_bundle", "gate_token_file"] as const) {
     if (config[key] !== undefined) config[key] = expandHome(config[key]!, env);
   }
   return config;

@@ -58,6 +58,13 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: "gate_url", kind: "string", env: true, arg: "url", help: "https URL of a remote gate" },
   { key: "tls_bundle", kind: "string", env: true, arg: "path", help: "client mTLS bundle file" },
   {
+    key: "gate_token_file",
+    kind: "string",
+    env: true,
+    arg: "path",
+    help: "bearer token file for a remote gate (gate_url), read on every request",
+  },
+  {
     key: "scopes",
     kind: "list",
     env: false,
