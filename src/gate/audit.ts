@@ -61,6 +61,12 @@ export interface AuditEntry {
   pairing_code?: string;
   /** The session is held: it is revoked when its holder's connection ends. */
   held?: boolean;
+  /** TCP listener: the authenticated client's name (certificate, token list or service account). */
+  client?: string;
+  /** TCP listener: how the client authenticated. */
+  client_auth?: "certificate" | "bearer_file" | "token_review";
+  /** TCP listener: the client's address as the gate's socket saw it. */
+  client_address?: string;
 }
 
 const FIELDS: readonly (keyof AuditEntry)[] = [
@@ -92,6 +98,9 @@ const FIELDS: readonly (keyof AuditEntry)[] = [
   "command_mismatch",
   "pairing_code",
   "held",
+  "client",
+  "client_auth",
+  "client_address",
 ];
 
 /**
