@@ -14,13 +14,18 @@ export const INSTALL_TIMEOUT_MS = 120_000;
 
 /**
  * Runs `deno task install --root <root>` from a clean environment whose HOME is `root`; returns
- * the installed command's path. `denoDir` pins Deno's cache (default: the caller's).
+ * the installed command's path. `denoDir` pins Deno's cache (default: the caller's); `checkout` is
+ * the tree whose `deno task install` runs (default: this one).
  */
-export async function installAuthcalator(root: string, denoDir?: string): Promise<string> {
+export async function installAuthcalator(
+  root: string,
+  denoDir?: string,
+  checkout: string = CHECKOUT,
+): Promise<string> {
   const env = roleEnv(root, denoDir ? { DENO_DIR: denoDir } : {});
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["task", "--quiet", "install", "--root", root],
-    cwd: CHECKOUT,
+    cwd: checkout,
     env,
     clearEnv: true,
     stdin: "null",

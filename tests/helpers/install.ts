@@ -6,6 +6,7 @@
  * runner's own ~/.cache.
  */
 import { transienceOf } from "../../src/kube/exec_target.ts";
+import { installAuthcalator as installFrom } from "../../src/testing/install.ts";
 import { ROOT } from "./cli.ts";
 
 const TRANSIENT = ["/tmp", "/var/tmp", Deno.env.get("TMPDIR") ?? ""].filter(Boolean);
@@ -31,5 +32,38 @@ export async function stableTempDir(prefix: string): Promise<string> {
   return dir;
 }
 
-/** `deno task install --root <root>` from a clean environment (the shared helper in src/testing). */
-export { installAuthcalator } from "../../src/testing/install.ts";
+let mirror: Promise<string> | undefined;
+
+/**
+ * The checkout to install from: this one, or, when it sits in a temporary directory (which
+ * kube-setup rightly refuses to write into kubeconfig), a private mirror of it in a stable place:
+ * src/, scripts/ and the config copied, node_modules linked. Made once per test process and
+ * removed when the process ends.
+ */
+function stableCheckout(): Promise<string> {
+  if (!transienceOf(ROOT, TRANSIENT)) return Promise.resolve(ROOT);
+  return mirror ??= (async () => {
+    const dir = await Deno.makeTempDir({ dir: stableParent(), prefix: "checkout-" });
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch { /* already gone */ }
+    });
+    const copy = await new Deno.Command("cp", {
+      args: ["-a", "src", "scripts", "deno.json", "deno.lock", dir],
+      cwd: ROOT,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!copy.success) {
+      throw new Error(`cannot mirror the checkout: ${new TextDecoder().decode(copy.stderr)}`);
+    }
+    await Deno.symlink(`${ROOT}node_modules`, `${dir}/node_modules`);
+    return dir;
+  })();
+}
+
+/** `deno task install --root <root>` from a clean environment, from a checkout that will last. */
+export async function installAuthcalator(root: string, denoDir?: string): Promise<string> {
+  return installFrom(root, denoDir, await stableCheckout());
+}
