@@ -47,7 +47,11 @@ export async function main(argv: string[]): Promise<number> {
     let config;
     if (spec.loadsConfig) {
       const { loadConfig } = await import("./cli/config.ts");
-      config = loadConfig({ flags: parsed.configFlags, env, configPath: parsed.configPath });
+      // The TOML parser is loaded only when there is a file to parse (issue 9: proxy memory).
+      const file = parsed.configPath === undefined
+        ? undefined
+        : (await import("./cli/config_file.ts")).readConfigFile(parsed.configPath);
+      config = loadConfig({ flags: parsed.configFlags, env, file });
     }
     const module = await spec.load();
     return await module.run({

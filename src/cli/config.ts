@@ -1,4 +1,4 @@
-import { parse as parseToml, TomlError } from "smol-toml";
+import type { ConfigFile } from "./config_file.ts";
 import { CONFIG_KEYS, type ConfigKey, envName, flagName } from "./config_keys.ts";
 import { UsageError } from "../errors.ts";
 import {
@@ -74,37 +74,39 @@ interface RawValue {
   source: Source;
 }
 
-/** Inputs to {@link loadConfig}; all effects (env, file reading) are passed in. */
+/**
+ * Inputs to {@link loadConfig}; all effects (env, file reading) happen before it. The config file
+ * comes already parsed (`readConfigFile` in config_file.ts), so this module never loads the TOML
+ * parser and a role without a config file never does either.
+ */
 export interface ConfigInputs {
   /** Values parsed from flags, keyed by config key (`--env` values as `KEY=VALUE` strings). */
   flags: Record<string, unknown>;
   /** The process environment. */
   env: Record<string, string | undefined>;
-  /** The `--config` path, if given. */
-  configPath?: string;
-  /** Reads the TOML file; injected for tests. */
-  readFile?: (path: string) => string;
+  /** The `--config` file, read and parsed, if one was named. */
+  file?: ConfigFile;
 }
 
-/** Reads, merges (flags > env > TOML > defaults) and validates the configuration. */
+/** Merges (flags > env > config file > defaults) and validates the configuration. */
 export function loadConfig(inputs: ConfigInputs): Config {
   const raw = new Map<string, RawValue>();
   const errors: string[] = [];
   let fileEnv: Record<string, string> = {};
 
-  if (inputs.configPath !== undefined) {
-    const table = readToml(inputs.configPath, inputs.readFile ?? Deno.readTextFileSync);
-    for (const [key, value] of Object.entries(table)) {
+  if (inputs.file !== undefined) {
+    const path = inputs.file.path;
+    for (const [key, value] of Object.entries(inputs.file.table)) {
       const spec = CONFIG_KEYS.find((k) => k.key === key);
       if (!spec) {
-        errors.push(`${key}: unknown key in ${inputs.configPath}`);
+        errors.push(`${key}: unknown key in ${path}`);
         continue;
       }
       if (key === "env") {
-        fileEnv = checkRecord(value, inputs.configPath, errors);
+        fileEnv = checkRecord(value, path, errors);
         continue;
       }
-      raw.set(key, { value, source: { kind: "file", label: inputs.configPath } });
+      raw.set(key, { value, source: { kind: "file", label: path } });
     }
   }
   for (const spec of CONFIG_KEYS) {
@@ -135,32 +137,13 @@ export function loadConfig(inputs: ConfigInputs): Config {
   }
   const config = applyDefaults(out, inputs.env, errors);
   config.env = { ...fileEnv, ...flagEnv };
-  if (inputs.configPath) config.config_path = inputs.configPath;
+  if (inputs.file) config.config_path = inputs.file.path;
   if (raw.get("tls_bundle")?.source.kind === "flag") config.tls_bundle_from_flag = true;
   validate(config, raw, errors);
   if (errors.length) {
     throw new UsageError(`invalid configuration\n  ${errors.join("\n  ")}`);
   }
   return config;
-}
-
-function readToml(path: string, readFile: (path: string) => string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFile(path);
-  } catch (err) {
-    const why = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).name;
-    throw new UsageError(`cannot read config file ${path}: ${why}`);
-  }
-  try {
-    return parseToml(text) as Record<string, unknown>;
-  } catch (err) {
-    if (err instanceof TomlError) {
-      const first = err.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
-      throw new UsageError(`${path}:${err.line}:${err.column}: invalid TOML: ${first}`);
-    }
-    throw err;
-  }
 }
 
 function checkRecord(value: unknown, path: string, errors: string[]): Record<string, string> {

@@ -1,6 +1,7 @@
 import { findCommand, type Invocation } from "../cli/commands.ts";
 import { parseCommandArgs } from "../cli/args.ts";
 import { type Config, loadConfig, runtimeDir } from "../cli/config.ts";
+import { readConfigFile } from "../cli/config_file.ts";
 import { UsageError } from "../errors.ts";
 import { COMMAND_ROLES, denoFlags, type PermissionContext, type Role } from "../permissions.ts";
 
@@ -33,7 +34,8 @@ export function pinnedFlags(
   const role = COMMAND_ROLES[command];
   if (!spec || !role) throw new UsageError(`unknown command '${command}'`);
   const parsed = parseCommandArgs(spec, args);
-  const config = loadConfig({ flags: parsed.configFlags, env, configPath: parsed.configPath });
+  const file = parsed.configPath === undefined ? undefined : readConfigFile(parsed.configPath);
+  const config = loadConfig({ flags: parsed.configFlags, env, file });
   return denoFlags(role, contextFrom({ env, config }));
 }
 

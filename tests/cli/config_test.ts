@@ -5,6 +5,7 @@ import {
   gateUrlProblem,
   loadConfig,
 } from "../../src/cli/config.ts";
+import { readConfigFile } from "../../src/cli/config_file.ts";
 import { UsageError } from "../../src/errors.ts";
 
 const ENV = { HOME: "/home/u", XDG_RUNTIME_DIR: "/run/user/1000" };
@@ -14,7 +15,7 @@ function load(partial: Partial<ConfigInputs> & { toml?: string } = {}) {
   return loadConfig({
     flags: {},
     env: ENV,
-    ...(toml !== undefined ? { configPath: "/etc/a.toml", readFile: () => toml } : {}),
+    ...(toml !== undefined ? { file: readConfigFile("/etc/a.toml", () => toml) } : {}),
     ...rest,
   });
 }
@@ -104,13 +105,8 @@ Deno.test("TOML: wrong types are errors naming the key", () => {
 Deno.test("a missing or unreadable config file is a clear error", () => {
   assert.throws(
     () =>
-      loadConfig({
-        flags: {},
-        env: ENV,
-        configPath: "/nope.toml",
-        readFile: () => {
-          throw new Deno.errors.NotFound("x");
-        },
+      readConfigFile("/nope.toml", () => {
+        throw new Deno.errors.NotFound("x");
       }),
     /cannot read config file \/nope.toml: no such file/,
   );
