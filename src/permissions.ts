@@ -41,6 +41,7 @@ export type Role =
   | "admin-client"
   | "kube-token"
   | "kube-setup"
+  | "init-tls"
   | "emulator"
   | "permissions"
   | "version";
@@ -55,6 +56,7 @@ export const COMMAND_ROLES: Record<string, Role> = {
   "deny": "admin-client",
   "kube-token": "kube-token",
   "kube-setup": "kube-setup",
+  "init-tls": "init-tls",
   "emulator": "emulator",
   "permissions": "permissions",
   "version": "version",
@@ -173,6 +175,12 @@ const ROLES: Record<Role, (ctx: PermissionContext) => RoleGrants> = {
       // AUTHCALATOR_EXECUTABLE; TMPDIR marks a command that will not last.
       env: ["KUBECONFIG", "HOME", "AUTHCALATOR_EXECUTABLE", "TMPDIR", "LOG_TOKENS", "LOG_STREAM"],
     };
+  },
+  // The TLS directory only (created 0700 if missing); HOME for its default path; Deno.uid() for
+  // the owner checks.
+  "init-tls": (ctx) => {
+    const dir = ctx.config.tls_dir ?? `${ctx.home}/.gcp-authcalator/tls`;
+    return { read: [...configFile(ctx), dir], write: [dir], env: CLIENT_ENV, sys: ["uid"] };
   },
   // Loopback listener; write only for --write-adc (its path is a flag, unknown here). It reads
   // no files and no environment.

@@ -209,6 +209,55 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import("../commands/deny.ts"),
   },
   {
+    name: "init-tls",
+    summary: "create or maintain the gate's mTLS material (CA, server, client bundles)",
+    usage: "[--client NAME | --revoke NAME|SERIAL | --rotate-ca] [--san NAME] [flags]",
+    loadsConfig: true,
+    flags: [
+      {
+        name: "client",
+        type: "string",
+        arg: "name",
+        help: "issue a named client bundle (clients/NAME.bundle.pem) from the existing CA",
+      },
+      {
+        name: "revoke",
+        type: "string",
+        arg: "name|serial",
+        help: "put a client on the revocation list (a running gate honours it at once)",
+      },
+      {
+        name: "rotate-ca",
+        type: "boolean",
+        help: "replace the CA (every issued client bundle stops working)",
+      },
+      {
+        name: "san",
+        type: "string",
+        multiple: true,
+        arg: "name",
+        help: "add a DNS name or IP address to the server certificate (repeatable)",
+      },
+      {
+        name: "bundle-b64",
+        type: "boolean",
+        help: "print the client bundle as one line of base64",
+      },
+      { name: "show-path", type: "boolean", help: "print the TLS directory and exit" },
+    ],
+    positionals: 0,
+    configKeys: ["tls_dir"],
+    details: "Re-running keeps the CA: it only renews leaves that are invalid or expire within " +
+      "14 days and repairs client-bundle.pem. Files are 0600 in a 0700 directory " +
+      "(default ~/.gcp-authcalator/tls).",
+    examples: [
+      "init-tls --san gate.internal.example",
+      "init-tls --client alice-laptop",
+      "init-tls --revoke alice-laptop",
+    ],
+    load: () => import("../commands/init_tls.ts"),
+  },
+  {
     name: "kube-token",
     summary: "kubectl exec credential plugin backed by the metadata proxy",
     usage: "",
