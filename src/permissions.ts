@@ -90,6 +90,29 @@ function configFile(ctx: PermissionContext): string[] {
   return defined([ctx.config.config_path]);
 }
 
+/**
+ * What a client of a remote gate reads: its bundle, its TLS directory, and the directory of its
+ * bearer token file (Kubernetes swaps a projected token through a symlink in that directory).
+ */
+function remoteGateFiles(config: PermissionContext["config"]): string[] {
+  if (config.gate_url === undefined) return [];
+  return defined([
+    config.tls_bundle,
+    config.tls_dir,
+    config.gate_token_file === undefined ? undefined : dirOf(config.gate_token_file),
+  ]);
+}
+
+/** `host[:port]` of `gate_url`, if set (validated as https by the config loader). */
+function remoteGateHost(gateUrl: string | undefined): string[] {
+  if (gateUrl === undefined) return [];
+  try {
+    return [new URL(gateUrl).host];
+  } catch {
+    return [];
+  }
+}
+
 /** Every port on these hosts: where metadata proxies (permanent or with-prod's) listen. */
 export const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
 
@@ -141,15 +164,18 @@ const ROLES: Record<Role, (ctx: PermissionContext) => RoleGrants> = {
     };
   },
   "metadata-proxy": (ctx) => ({
-    read: [...configFile(ctx), ctx.config.socket_path],
+    read: [...configFile(ctx), ctx.config.socket_path, ...remoteGateFiles(ctx.config)],
     write: [ctx.config.socket_path],
     // Port 0 binds whatever port is free, so only the host can be pinned.
     net: [
       ctx.config.port === 0 ? "127.0.0.1" : `127.0.0.1:${ctx.config.port}`,
       `unix:${ctx.config.socket_path}`,
       "localhost",
+      ...remoteGateHost(ctx.config.gate_url),
     ],
     env: CLIENT_ENV,
+    // Deno.uid(): a client bundle must be owned by the proxy's user (src/gate_api/remote_config.ts).
+    sys: ["uid"],
   }),
   // with-prod runs an arbitrary command and must read /proc, which Deno grants only with -A.
   "with-prod": () => ({ all: true }),

@@ -1,6 +1,6 @@
 /**
  * `authcalator metadata-proxy`: the container-side GCE metadata server, backed by the gate's
- * Unix socket.
+ * Unix socket, or by a remote gate at `gate_url` (TCP + mTLS or a bearer token file).
  * @module
  */
 import { waitForStopSignal } from "../stop_signal.ts";
@@ -8,6 +8,7 @@ import type { Invocation } from "../cli/commands.ts";
 import { UsageError } from "../errors.ts";
 import { withDeadline } from "../http/deadline_fetch.ts";
 import { createMetadataApp } from "../metadata/app.ts";
+import { openGateTransport } from "../gate_api/open_transport.ts";
 import { GateClient } from "../metadata/gate_client.ts";
 import {
   hostAllowed,
@@ -58,11 +59,6 @@ export async function run(invocation: Invocation): Promise<number> {
       "metadata-proxy needs project_id (--project-id, GCP_AUTHCALATOR_PROJECT_ID or project_id in the config file)",
     );
   }
-  if (config.gate_url !== undefined) {
-    throw new UsageError(
-      "gate_url (a TCP + mTLS gate) is not supported by this release; mount the gate's Unix socket and set socket_path instead",
-    );
-  }
   const bind = bindAddress(invocation.flags.bind);
   if (!isLoopback(bind)) {
     console.error(
@@ -70,15 +66,18 @@ export async function run(invocation: Invocation): Promise<number> {
     );
   }
 
-  await checkSocket(config.socket_path);
-  const gate = new GateClient({ socketPath: config.socket_path });
+  if (config.gate_url === undefined) await checkSocket(config.socket_path);
+  const transport = await openGateTransport(
+    config,
+    invocation.env,
+    (line) => console.error(`metadata-proxy: warning: ${line}`),
+  );
+  const gate = new GateClient({ transport });
   try {
     await gate.health();
   } catch (err) {
     gate.close();
-    throw new Error(
-      `the gate at ${config.socket_path} did not pass its health check: ${(err as Error).message}`,
-    );
+    throw new Error(`${transport.where} did not pass its health check: ${(err as Error).message}`);
   }
 
   const store = new MetadataStore({

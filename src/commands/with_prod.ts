@@ -16,6 +16,7 @@ import { realTimers, type Timers } from "../gate/confirm/timers.ts";
 import { newPendingId } from "../gate_api/wire.ts";
 import { CLOUD_PLATFORM_SCOPE } from "../cli/config.ts";
 import { GateClient } from "../metadata/gate_client.ts";
+import { openGateTransport } from "../gate_api/open_transport.ts";
 import { VERSION } from "../version.ts";
 import { buildChildEnv } from "../with_prod/child_env.ts";
 import { type CreatedSession, GateSessionClient } from "../with_prod/gate_session.ts";
@@ -107,12 +108,6 @@ export async function run(invocation: Invocation): Promise<number> {
         "GCP_AUTHCALATOR_PROJECT_ID",
     );
   }
-  if (config.gate_url !== undefined) {
-    throw new UsageError(
-      "gate_url (a TCP + mTLS gate) is not supported by this release; set socket_path to the " +
-        "gate's Unix socket",
-    );
-  }
   err(`authcalator v${VERSION} with-prod for project ${project}`);
 
   // Sandboxes of with-prods that died with their reaper (no credential in them, but no litter).
@@ -121,7 +116,11 @@ export async function run(invocation: Invocation): Promise<number> {
   if (ownStamp) await sweepStaleSandboxes(parentDir, realProcFS);
 
   const guard = new AcquisitionGuard(effects.signals);
-  const gate = new GateSessionClient(config.socket_path, effects.clock);
+  // The remote settings are checked (and an env bundle warned about) before anything starts.
+  const gate = new GateSessionClient(
+    await openGateTransport(config, env, (line) => err(`with-prod: warning: ${line}`)),
+    effects.clock,
+  );
   let created: CreatedSession | undefined;
   let finishing = false;
   let sandbox: Sandbox | undefined;
@@ -170,7 +169,7 @@ export async function run(invocation: Invocation): Promise<number> {
       );
     });
     const tokenSource = tokens;
-    info = new GateClient({ socketPath: config.socket_path });
+    info = new GateClient({ transport: await openGateTransport(config, env, () => {}) });
     const gateInfo = info;
     proxy = startTempProxy({
       backend: prodBackend({

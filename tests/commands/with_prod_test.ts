@@ -47,7 +47,7 @@ Deno.test("with-prod with an unreachable gate fails in the preflight and runs no
   }
 });
 
-Deno.test("with-prod refuses gate_url (TCP + mTLS is not in this release)", async () => {
+Deno.test("with-prod with a gate_url and no client bundle or token file names every source", async () => {
   const r = await runCli([
     "with-prod",
     "--project",
@@ -57,8 +57,11 @@ Deno.test("with-prod refuses gate_url (TCP + mTLS is not in this release)", asyn
     "--",
     "true",
   ]);
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /gate_url .* is not supported by this release/);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /gate_url is set but no TLS client bundle is available: pass --tls-bundle/,
+  );
 });
 
 // ---- against a fake gate on a Unix socket: outcomes, the held session's bad forms ----

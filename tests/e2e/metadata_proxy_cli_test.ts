@@ -42,8 +42,8 @@ Deno.test("metadata-proxy: usage errors exit 2 with a clear message", async () =
       "--gate-url",
       "https://gate.example:8174",
     ]);
-    assert.equal(gateUrl.code, 2, gateUrl.stderr);
-    assert.match(gateUrl.stderr, /gate_url .* is not supported by this release/);
+    assert.equal(gateUrl.code, 1, gateUrl.stderr);
+    assert.match(gateUrl.stderr, /gate_url is set but no TLS client bundle is available/);
 
     const bind = await runCli([
       "metadata-proxy",

@@ -161,7 +161,10 @@ export interface StandInGate {
   close(): Promise<void>;
 }
 
-/** Starts a stand-in on 127.0.0.1 that answers `/health` and echoes the rest as JSON. */
+/**
+ * Starts a stand-in on 127.0.0.1 that answers `/health` and `/token` as the gate does and echoes
+ * any other path as JSON.
+ */
 export async function startStandInGate(
   material: TlsMaterial,
   options: { requireClientCert?: boolean } = {},
@@ -183,7 +186,13 @@ export async function startStandInGate(
       authorization: req.headers.authorization,
     });
     res.setHeader("content-type", "application/json");
-    res.end(JSON.stringify(req.url === "/health" ? { status: "ok" } : { path: req.url }));
+    const path = (req.url ?? "").split("?")[0];
+    const body = path === "/health"
+      ? { status: "ok" }
+      : path === "/token"
+      ? { access_token: `ya29.stand-in-${seen.length}`, expires_in: 3600, token_type: "Bearer" }
+      : { path: req.url };
+    res.end(JSON.stringify(body));
   });
   server.on("secureConnection", () => connections++);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
