@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { ROOT } from "../helpers/cli.ts";
-import { installAuthcalator, stableTempDir } from "../helpers/install.ts";
+import { installAuthcalator, installedCheckout, stableTempDir } from "../helpers/install.ts";
 import { denoDir, runExact } from "../kube/pinned.ts";
 
 /** A clean environment without deno on PATH. */
@@ -54,7 +54,8 @@ Deno.test("deno task install: one authcalator command that works without deno on
     // The emulator loads hono through the import map: it must start from this directory.
     const perms = await run(["permissions", "metadata-proxy"]);
     assert.equal(perms.code, 0, perms.stderr);
-    assert.match(perms.stdout, new RegExp(`${ROOT}src/main\\.ts metadata-proxy$`, "m"));
+    const checkout = await installedCheckout();
+    assert.match(perms.stdout, new RegExp(`${checkout}src/main\\.ts metadata-proxy$`, "m"));
     const emulator = new Deno.Command(authcalator, {
       args: ["emulator", "--port", "0"],
       cwd: elsewhere,

@@ -63,6 +63,11 @@ function stableCheckout(): Promise<string> {
   })();
 }
 
+/** The checkout {@link installAuthcalator} installs from, with a trailing slash (as ROOT has). */
+export async function installedCheckout(): Promise<string> {
+  return (await stableCheckout()).replace(/\/?$/, "/");
+}
+
 /** `deno task install --root <root>` from a clean environment, from a checkout that will last. */
 export async function installAuthcalator(root: string, denoDir?: string): Promise<string> {
   return installFrom(root, denoDir, await stableCheckout());
