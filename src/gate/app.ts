@@ -1,13 +1,27 @@
+/**
+ * The gate's API listener app: one Hono app per listener that serves the API (the main Unix
+ * socket, the TCP listener), mounting exactly the dev, prod and session routes and nothing else;
+ * the admin routes live in admin_app.ts and are mounted only on the admin socket. Paths and query
+ * names come from the wire module (src/gate_api/wire.ts) that the client uses too.
+ * @module
+ */
 import { type Context, Hono } from "hono";
 import { HttpError } from "../errors.ts";
 import { AUDIT_UNAVAILABLE } from "./audit.ts";
 import { cleanMessage, scrubSecrets } from "../secrets.ts";
 import { secondsUntil } from "../token_cache.ts";
-import type { GateDeps, ListenerName } from "./types.ts";
+import type { ApiListener, GateDeps } from "./types.ts";
 import { CLOUD_PLATFORM_SCOPE } from "../cli/config.ts";
-import { parseScopes, parseTtl } from "../gate_api/wire.ts";
+import {
+  GATE_PATHS,
+  MIN_TOKEN_TTL_SECONDS,
+  parseScopes,
+  parseTtl,
+  PROD_SESSION_QUERY as Q,
+  type TokenAnswer,
+} from "../gate_api/wire.ts";
 
-/** The prod routes, supplied by the prod layer (confirmation, sessions). */
+/** The prod routes' handlers, from the prod layer (confirmation, sessions); all are mounted. */
 export interface ProdHandlers {
   prodToken(c: Context): Promise<Response>;
   sessionToken(c: Context): Promise<Response>;
@@ -38,53 +52,54 @@ export function errorResponse(c: Context, err: unknown, log: (m: string) => void
 }
 
 /**
- * The gate's API for one listener (main Unix socket, TCP). Every path but `/session` is GET-only
- * (405 even for unknown paths, as gcp-authcalator answers); unknown GET paths are 404.
+ * The app of one API listener (`main`: the Unix socket; `tcp`: the remote listener), built as
+ * `createGateApp(deps, listener, prodLayer.handlers(listener), log)`. Every path but `/session`
+ * is GET-only (405 even for unknown paths, as gcp-authcalator answers); unknown GET paths are 404.
  */
 export function createGateApp(
   deps: GateDeps,
-  listener: ListenerName,
-  prod?: ProdHandlers,
+  listener: ApiListener,
+  prod: ProdHandlers,
   log: (message: string) => void = (m) => console.error(m),
 ): Hono {
   const app = new Hono();
   const { config, tokens, clock, audit } = deps;
 
   app.use(async (c, next) => {
-    if (c.req.method !== "GET" && c.req.path !== "/session") {
+    if (c.req.method !== "GET" && c.req.path !== GATE_PATHS.session) {
       return json(c, { error: "Method not allowed" }, 405);
     }
     await next();
   });
 
-  app.get("/health", (c) =>
+  app.get(GATE_PATHS.health, (c) =>
     json(c, {
       status: "ok",
       uptime_seconds: Math.floor((clock.now() - deps.startedAt) / 1000),
     }));
-  app.get("/identity", async (c) => json(c, { email: await tokens.identityEmail() }));
+  app.get(GATE_PATHS.identity, async (c) => json(c, { email: await tokens.identityEmail() }));
   app.get(
-    "/project-number",
+    GATE_PATHS.projectNumber,
     async (c) => json(c, { project_number: await tokens.projectNumber() }),
   );
   app.get(
-    "/universe-domain",
+    GATE_PATHS.universeDomain,
     async (c) => json(c, { universe_domain: await tokens.universeDomain() }),
   );
 
-  app.get("/token", async (c) => {
-    const session = c.req.query("session");
-    if (session) return prodOnly(c, prod?.sessionToken);
-    if (c.req.query("level") === "prod") return prodOnly(c, prod?.prodToken);
+  app.get(GATE_PATHS.token, async (c) => {
+    // As gcp-authcalator 0.14: a non-empty session wins; a level other than exactly prod is dev.
+    if (c.req.query(Q.session)) return prod.sessionToken(c);
+    if (c.req.query(Q.level) === "prod") return prod.prodToken(c);
     const ttlParam = parseTtl(
-      "token_ttl_seconds",
-      c.req.query("token_ttl_seconds"),
-      60,
+      Q.tokenTtlSeconds,
+      c.req.query(Q.tokenTtlSeconds),
+      MIN_TOKEN_TTL_SECONDS,
       config.token_ttl_seconds,
     );
-    const scopes = parseScopes(c.req.queries("scopes") ?? [], [CLOUD_PLATFORM_SCOPE]);
+    const scopes = parseScopes(c.req.queries(Q.scopes) ?? [], [CLOUD_PLATFORM_SCOPE]);
     const entry = {
-      endpoint: "/token",
+      endpoint: GATE_PATHS.token,
       level: "dev" as const,
       socket: listener,
       scopes,
@@ -94,11 +109,14 @@ export function createGateApp(
       const token = await tokens.devToken(scopes, ttlParam ?? config.token_ttl_seconds);
       // Written before the token leaves: a line that cannot be written throws audit_unavailable.
       audit.write({ ...entry, result: "granted" });
-      return json(c, {
-        access_token: token.accessToken,
-        expires_in: secondsUntil(token.expiresAt, clock.now()),
-        token_type: "Bearer",
-      });
+      return json(
+        c,
+        {
+          access_token: token.accessToken,
+          expires_in: secondsUntil(token.expiresAt, clock.now()),
+          token_type: "Bearer",
+        } satisfies TokenAnswer,
+      );
     } catch (err) {
       logFailedMint(log, `dev token (scopes ${scopes.join(",")}, ${listener} socket)`, err);
       audit.write({ ...entry, result: "error", error: auditError(err) });
@@ -106,18 +124,18 @@ export function createGateApp(
     }
   });
 
-  app.get("/id-token", async (c) => {
-    const audience = c.req.query("audience");
+  app.get(GATE_PATHS.idToken, async (c) => {
+    const audience = c.req.query(Q.audience);
     if (!audience) throw new HttpError(400, "non-empty audience parameter required");
     if (audience.length > 2048) {
       throw new HttpError(400, "audience is too long (2048 characters max)");
     }
-    const format = c.req.query("format") ?? "standard";
+    const format = c.req.query(Q.format) ?? "standard";
     if (format !== "standard" && format !== "full") {
       throw new HttpError(400, "format must be standard or full");
     }
     const entry = {
-      endpoint: "/id-token",
+      endpoint: GATE_PATHS.idToken,
       level: "dev" as const,
       socket: listener,
       audience,
@@ -133,15 +151,10 @@ export function createGateApp(
     }
   });
 
-  app.on(["POST", "GET", "DELETE"], "/session", (c) => {
-    const handler = c.req.method === "POST"
-      ? prod?.createSession
-      : c.req.method === "GET"
-      ? prod?.getSession
-      : prod?.deleteSession;
-    return prodOnly(c, handler);
-  });
-  app.all("/session", (c) => json(c, { error: "Method not allowed" }, 405));
+  app.post(GATE_PATHS.session, (c) => prod.createSession(c));
+  app.get(GATE_PATHS.session, (c) => prod.getSession(c));
+  app.delete(GATE_PATHS.session, (c) => prod.deleteSession(c));
+  app.all(GATE_PATHS.session, (c) => json(c, { error: "Method not allowed" }, 405));
 
   app.notFound((c) => json(c, { error: "Not found" }, 404));
   app.onError((err, c) => errorResponse(c, err, log));
@@ -163,9 +176,4 @@ export function logFailedMint(log: (message: string) => void, what: string, err:
   if (!(err instanceof HttpError) || err.code === AUDIT_UNAVAILABLE) return;
   const code = err.code ? ` [${err.code}]` : "";
   log(`gate: ${what} not granted: ${err.status}${code} ${cleanMessage(scrubSecrets(err.message))}`);
-}
-
-function prodOnly(c: Context, handler: ((c: Context) => Promise<Response>) | undefined) {
-  if (!handler) throw new HttpError(404, "prod access is not enabled on this listener");
-  return handler(c);
 }

@@ -1,7 +1,8 @@
 /**
  * The gate's prod layer: `/token?level=prod`, `/session` and `/token?session=` behind a human's
  * informed approval, with the rate limiter, the pending queue and the session table; plus the
- * admin app that approves queued requests. The lead's gate app dispatches to {@link ProdHandlers}.
+ * admin app that approves queued requests. Each API listener's app (src/gate/app.ts) mounts the
+ * {@link ProdHandlers} of its listener; the admin socket serves {@link ProdLayer.adminApp}.
  *
  * A prod request, in order: its parameters are checked (400/501 before anything else); it gets a
  * pending id and pairing code; its requester is described from the listener's kernel peer; its
@@ -17,7 +18,19 @@ import { PROD_OUTCOME_CODES } from "../gate_api/prod_outcome.ts";
 import { pairingCode } from "../gate_api/pairing_code.ts";
 import { SESSION_HOLD_HEADER } from "../gate_api/session_hold.ts";
 import { parseWrappedCommand } from "../gate_api/wrapped_command.ts";
-import { parseScopes, parseTtl } from "../gate_api/wire.ts";
+import {
+  GATE_PATHS,
+  MIN_SESSION_TTL_SECONDS,
+  MIN_TOKEN_TTL_SECONDS,
+  newPendingId,
+  parseScopes,
+  parseTtl,
+  PENDING_ID,
+  PROD_SESSION_HEADERS as H,
+  PROD_SESSION_QUERY as Q,
+  type SessionAnswer,
+  type TokenAnswer,
+} from "../gate_api/wire.ts";
 import { CLOUD_PLATFORM_SCOPE } from "../cli/config.ts";
 import { secondsUntil } from "../token_cache.ts";
 import { createAdminApp } from "./admin_app.ts";
@@ -40,13 +53,13 @@ import { commandDialogRunner, type DialogRunner } from "./confirm/dialog_runner.
 import { processTerminal, type TerminalIO } from "./confirm/terminal.ts";
 import { realTimers, type Timers } from "./confirm/timers.ts";
 import { heldSessionResponse } from "./held_session.ts";
-import { newPendingId, PENDING_ID, PendingQueue } from "./pending.ts";
+import { PendingQueue } from "./pending.ts";
 import { peerOf, unverified } from "./peer.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { BodyError, readBoundedBody } from "./request_body.ts";
 import { describeRequester, peerAuditFields, requesterKey, requesterSummary } from "./requester.ts";
 import { SessionStore } from "./sessions.ts";
-import type { GateDeps, ListenerName } from "./types.ts";
+import type { ApiListener, GateDeps } from "./types.ts";
 
 export type { ProdHandlers };
 
@@ -64,16 +77,16 @@ export interface ProdLayerOptions {
   log: (line: string) => void;
 }
 
-/** What the lead's gate wires: per-listener handlers, the admin app and shutdown. */
+/**
+ * The prod layer the gate is built with: the prod routes' handlers for each API listener (the
+ * listener's app mounts them, see createGateApp), the admin app over the same queue, and shutdown.
+ */
 export interface ProdLayer {
-  handlers(listener: ListenerName): ProdHandlers;
+  handlers(listener: ApiListener): ProdHandlers;
   adminApp: Hono;
   /** Denies every queued request, ends every open dialog or prompt, revokes every session. */
   shutdown(): Promise<void>;
 }
-
-/** The code a session route answers on the operator socket. */
-export const SESSION_NOT_PERMITTED = "session_not_permitted_on_operator_socket";
 
 // Environment a dialog may see: what a desktop program needs to reach the display, nothing else.
 const DIALOG_ENV =
@@ -166,31 +179,24 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
   const errorText = (err: unknown) => err instanceof HttpError ? err.message : "internal error";
 
   /** The steps shared by `/token?level=prod` and `POST /session`. */
-  async function acquire(c: Context, listener: ListenerName, kind: "token" | "session") {
-    const endpoint = kind === "token" ? "/token" : "/session";
-    if (kind === "session" && listener === "operator") {
-      throw new HttpError(
-        403,
-        "Prod sessions are not permitted on the operator socket",
-        SESSION_NOT_PERMITTED,
-      );
-    }
+  async function acquire(c: Context, listener: ApiListener, kind: "token" | "session") {
+    const endpoint = kind === "token" ? GATE_PATHS.token : GATE_PATHS.session;
     const ttlParam = parseTtl(
-      "token_ttl_seconds",
-      c.req.query("token_ttl_seconds"),
-      60,
+      Q.tokenTtlSeconds,
+      c.req.query(Q.tokenTtlSeconds),
+      MIN_TOKEN_TTL_SECONDS,
       config.token_ttl_seconds,
     );
     const sessionTtl = kind === "session"
       ? parseTtl(
-        "session_ttl_seconds",
-        c.req.query("session_ttl_seconds"),
-        300,
+        Q.sessionTtlSeconds,
+        c.req.query(Q.sessionTtlSeconds),
+        MIN_SESSION_TTL_SECONDS,
         config.session_ttl_seconds,
       ) ?? config.session_ttl_seconds
       : undefined;
     // PAM is not in this release: a policy asked for must fail loudly, never be skipped.
-    if (c.req.query("pam_policy") !== undefined || config.pam_policy) {
+    if (c.req.query(Q.pamPolicy) !== undefined || config.pam_policy) {
       throw new HttpError(
         501,
         "PAM entitlements are not served by this release of the gate; " +
@@ -198,14 +204,14 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
         PROD_OUTCOME_CODES.pamNotSupported,
       );
     }
-    const scopes = parseScopes(c.req.queries("scopes") ?? [], [CLOUD_PLATFORM_SCOPE]);
-    const argv = parseWrappedCommand(c.req.header("x-wrapped-command"));
+    const scopes = parseScopes(c.req.queries(Q.scopes) ?? [], [CLOUD_PLATFORM_SCOPE]);
+    const argv = parseWrappedCommand(c.req.header(H.wrappedCommand));
     const command: CommandDisplay | undefined = argv ? describeCommand(argv) : undefined;
-    const targetRaw = c.req.header("x-target-project")?.trim();
+    const targetRaw = c.req.header(H.targetProject)?.trim();
     const target = targetRaw
       ? truncate(sanitizeText(redactValue(targetRaw)), MAX_TARGET_PROJECT)
       : undefined;
-    const clientPendingId = c.req.header("x-pending-id");
+    const clientPendingId = c.req.header(H.pendingId);
     if (clientPendingId !== undefined && !PENDING_ID.test(clientPendingId)) {
       throw new HttpError(400, "X-Pending-Id must be exactly 32 lowercase hex characters");
     }
@@ -315,12 +321,13 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
       const now = clock.now();
       if (kind === "token") {
         audit.write({ ...entry, email });
-        return json(c, {
+        const answer: TokenAnswer = {
           access_token: token.accessToken,
           expires_in: secondsUntil(token.expiresAt, now),
           token_type: "Bearer",
           email,
-        });
+        };
+        return json(c, answer);
       }
       const { id, session } = await sessions.create({
         email,
@@ -337,7 +344,7 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
         await sessions.revoke(id); // a session whose grant is not on record is never handed out
         throw err;
       }
-      const first = {
+      const first: SessionAnswer = {
         session_id: id,
         access_token: token.accessToken,
         expires_in: secondsUntil(Math.min(token.expiresAt, session.expiresAt), now),
@@ -356,7 +363,7 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
           void (async () => {
             if (!(await sessions.revoke(id))) return;
             audit.write({
-              endpoint: "/session",
+              endpoint: GATE_PATHS.session,
               level: "prod",
               result: "revoked",
               socket: listener,
@@ -378,31 +385,21 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
     }
   }
 
-  function handlers(listener: ListenerName): ProdHandlers {
-    const noSessionsHere = () => {
-      if (listener === "operator") {
-        throw new HttpError(
-          403,
-          "Prod sessions are not permitted on the operator socket",
-          SESSION_NOT_PERMITTED,
-        );
-      }
-    };
+  function handlers(listener: ApiListener): ProdHandlers {
     return {
       prodToken: (c) => acquire(c, listener, "token"),
       createSession: (c) => acquire(c, listener, "session"),
 
       async sessionToken(c) {
-        noSessionsHere();
-        const id = c.req.query("session") ?? "";
+        const id = c.req.query(Q.session) ?? "";
         const session = await sessions.validate(id);
         if (!session) throw new HttpError(401, "Session expired or invalid");
-        const targetRaw = c.req.header("x-target-project")?.trim();
+        const targetRaw = c.req.header(H.targetProject)?.trim();
         const target = targetRaw
           ? truncate(sanitizeText(redactValue(targetRaw)), MAX_TARGET_PROJECT)
           : session.targetProject;
         const entry: AuditEntry = {
-          endpoint: "/token",
+          endpoint: GATE_PATHS.token,
           level: "prod",
           result: "granted",
           socket: listener,
@@ -416,11 +413,12 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
         try {
           const token = await tokens.prodToken(session.scopes, session.tokenTtlSeconds);
           audit.write(entry);
-          return json(c, {
+          const answer: TokenAnswer = {
             access_token: token.accessToken,
             expires_in: secondsUntil(Math.min(token.expiresAt, session.expiresAt), clock.now()),
             token_type: "Bearer",
-          });
+          };
+          return json(c, answer);
         } catch (err) {
           audit.write({ ...entry, result: "error", error: errorText(err) });
           logFailedMint(log, `prod session token (${listener} socket)`, err);
@@ -429,22 +427,21 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
       },
 
       async getSession(c) {
-        const id = c.req.query("id");
+        const id = c.req.query(Q.id);
         if (!id) throw new HttpError(400, "Missing session id");
-        noSessionsHere();
         if (!(await sessions.validate(id))) throw new HttpError(401, "Session expired or invalid");
         return json(c, { status: "active" });
       },
 
       async deleteSession(c) {
-        const id = c.req.query("id");
+        const id = c.req.query(Q.id);
         if (!id) throw new HttpError(400, "Missing session id");
         const session = await sessions.validate(id);
         if (!session || !(await sessions.revoke(id))) {
           throw new HttpError(404, "Session not found");
         }
         audit.write({
-          endpoint: "/session",
+          endpoint: GATE_PATHS.session,
           level: "prod",
           result: "revoked",
           socket: listener,

@@ -4,7 +4,10 @@ import type { ExpiringToken } from "../token_cache.ts";
 import type { AuditLog } from "./audit.ts";
 
 /** Which listener a request arrived on; routes a listener must not serve are not mounted there. */
-export type ListenerName = "main" | "tcp" | "admin" | "operator";
+export type ListenerName = "main" | "tcp" | "admin";
+
+/** A listener serving the gate's API (dev, prod and session routes; never the admin routes). */
+export type ApiListener = Exclude<ListenerName, "admin">;
 
 /** Everything the gate can ask Google for, behind one seam (real: google-auth-library + fetch). */
 export interface GateTokenService {

@@ -10,6 +10,8 @@ import { ManualClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/cli/config.ts";
 import { HttpError } from "../../src/errors.ts";
 import { FakeTokens } from "./fake_tokens.ts";
+import { createProdLayer } from "../../src/gate/prod.ts";
+import { FakeTimers } from "./confirm/fake_timers.ts";
 
 function setup(auditLog?: AuditLog) {
   const clock = new ManualClock();
@@ -21,14 +23,17 @@ function setup(auditLog?: AuditLog) {
     env: { HOME: "/h" },
   });
   const logs: string[] = [];
-  const app = createGateApp(
-    { config, clock, tokens, audit, startedAt: clock.now() - 5500 },
-    "main",
-    undefined,
-    (m) => logs.push(m),
-  );
+  const deps = { config, clock, tokens, audit, startedAt: clock.now() - 5500 };
+  const prod = createProdLayer(deps, {
+    platform: "linux",
+    env: {},
+    runDialog: () => Promise.reject(new Error("no dialog expected")),
+    timers: new FakeTimers(),
+    log: (m) => logs.push(m),
+  });
+  const app = createGateApp(deps, "main", prod.handlers("main"), (m) => logs.push(m));
   const get = (path: string, init?: RequestInit) => app.request(`http://gate${path}`, init);
-  return { clock, tokens, audit, app, get, logs };
+  return { clock, tokens, audit, app, get, logs, prod };
 }
 
 async function body(res: Response) {
@@ -175,12 +180,31 @@ Deno.test("non-GET is 405 everywhere but /session, even on unknown paths; unknow
   assert.equal((await get("/session", { method: "PUT" })).status, 405);
 });
 
-Deno.test("prod routes are absent without a prod layer", async () => {
-  const { get } = setup();
-  for (const path of ["/token?level=prod", "/token?session=abc", "/session?id=x"]) {
+Deno.test("the API app mounts the session routes and no admin route; the admin app no API route", async () => {
+  const { get, prod, tokens } = setup();
+  // Session routes are there (an unknown session is 401, not a 404 for a missing route).
+  for (const path of ["/token?session=abc", "/session?id=x"]) {
     const res = await get(path);
-    assert.equal(res.status, 404, path);
+    assert.equal(res.status, 401, path);
+    assert.deepEqual(await body(res), { error: "Session expired or invalid" });
   }
+  const gone = await get("/session?id=x", { method: "DELETE" });
+  assert.deepEqual([gone.status, await body(gone)], [404, { error: "Session not found" }]);
+  // Admin routes are absent from the API app: the generic 404 (GET) and 405 (POST), never served.
+  for (const path of ["/pending", `/pending/${"a".repeat(32)}`]) {
+    const res = await get(path);
+    assert.deepEqual([res.status, await body(res)], [404, { error: "Not found" }]);
+  }
+  const approve = await get(`/pending/${"a".repeat(32)}/approve`, { method: "POST" });
+  assert.equal(approve.status, 405);
+  await approve.body?.cancel();
+  // API routes are absent from the admin app.
+  for (const path of ["/token", "/session?id=x", "/identity", "/token?level=prod"]) {
+    const res = await prod.adminApp.request(`http://admin${path}`);
+    assert.deepEqual([res.status, await res.json()], [404, { error: "Not found" }], path);
+  }
+  assert.equal(tokens.devCalls.length, 0);
+  await prod.shutdown();
 });
 
 async function withTempDir(fn: (dir: string) => Promise<void>) {

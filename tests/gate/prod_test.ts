@@ -60,7 +60,7 @@ function setup(flags: Record<string, string> = {}) {
     }
     throw new Error("nothing was queued");
   };
-  return { timers, clock, tokens, audit, logs, layer, call, admin, queued };
+  return { timers, clock, tokens, audit, logs, layer, call, admin, queued, deps };
 }
 
 const CMD = ["gcloud", "sql", "connect", "db", "--password", "hunter2"];
@@ -407,25 +407,20 @@ Deno.test("shutdown denies queued requests and revokes sessions", async () => {
   assert.equal((await t.call(`/token?session=${sid}`)).status, 401);
 });
 
-Deno.test("operator listener: session routes are refused with the code", async () => {
+Deno.test("one prod layer, two API listeners: the TCP app serves the same session, audited as tcp", async () => {
   const t = setup();
-  const h = t.layer.handlers("operator");
-  const { Hono } = await import("hono");
-  const { errorResponse } = await import("../../src/gate/app.ts");
-  const app = new Hono();
-  app.post("/session", (c) => h.createSession(c));
-  app.get("/token", (c) => h.sessionToken(c));
-  app.onError((err, c) => errorResponse(c, err, () => {}));
-  for (
-    const [path, method] of [["/session", "POST"], [`/token?session=${"0".repeat(64)}`, "GET"]]
-  ) {
-    const r = await app.request(`http://gate${path}`, { method });
-    assert.equal(r.status, 403);
-    assert.deepEqual(await r.json(), {
-      error: "Prod sessions are not permitted on the operator socket",
-      code: "session_not_permitted_on_operator_socket",
-    });
-  }
+  const created = t.call("/session", { method: "POST", headers: wrapped });
+  await t.admin(`/pending/${await t.queued()}/approve`, "POST");
+  const sid = (await (await created).json()).session_id as string;
+  const tcp = createGateApp(t.deps, "tcp", t.layer.handlers("tcp"), () => {});
+  const refreshed = await tcp.request(`http://gate/token?session=${sid}`);
+  assert.equal(refreshed.status, 200);
+  await refreshed.body?.cancel();
+  const revoked = await tcp.request(`http://gate/session?id=${sid}`, { method: "DELETE" });
+  assert.deepEqual(await revoked.json(), { status: "revoked" });
+  const sockets = t.audit.entries.map((e) => `${e.endpoint} ${e.result} ${e.socket}`);
+  assert.deepEqual(sockets.slice(-2), ["/token granted tcp", "/session revoked tcp"]);
+  assert.equal((await t.call(`/token?session=${sid}`)).status, 401);
 });
 
 Deno.test("admin app: shapes and 404s", async () => {
