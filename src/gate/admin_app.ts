@@ -12,6 +12,7 @@ import { errorResponse, json } from "./app.ts";
 import type { AuditLog } from "./audit.ts";
 import { peerAuditFields } from "./requester.ts";
 import { GONE_CODES } from "../gate_api/prod_outcome.ts";
+import { ADMIN_PATHS } from "../gate_api/wire.ts";
 import type { PendingOutcome, PendingQueue } from "./pending.ts";
 
 /** What the admin app is built from. */
@@ -23,6 +24,7 @@ export interface AdminAppDeps {
   log: (line: string) => void;
 }
 
+/** The pending-id route parameter (wire.ts's PENDING_ID): any other id is not routed at all. */
 const ID = ":id{[0-9a-f]{32}}";
 
 /** The 410 body for a request that ended as `outcome`. */
@@ -53,31 +55,31 @@ export function createAdminApp(deps: AdminAppDeps): Hono {
   const app = new Hono();
   const notQueued = { error: "Request not found or expired" };
 
-  app.get("/health", (c) =>
+  app.get(ADMIN_PATHS.health, (c) =>
     json(c, {
       status: "ok",
       uptime_seconds: Math.floor((deps.clock.now() - deps.startedAt) / 1000),
     }));
-  app.get("/pending", (c) => json(c, { pending: pending.list() }));
+  app.get(ADMIN_PATHS.pending, (c) => json(c, { pending: pending.list() }));
   /** 410 with the reason when the queue remembers how `id` ended, else 404. */
   const notWaiting = (c: Context, id: string) => {
     const ended = pending.outcomeOf(id);
     return ended ? json(c, goneBody(ended), 410) : json(c, notQueued, 404);
   };
-  app.get(`/pending/${ID}`, (c) => {
+  app.get(ADMIN_PATHS.pendingOne(ID), (c) => {
     const id = c.req.param("id");
     const request = pending.get(id);
     return request ? json(c, request) : notWaiting(c, id);
   });
   for (const action of ["approve", "deny"] as const) {
-    app.post(`/pending/${ID}/${action}`, (c) => {
+    app.post(ADMIN_PATHS.decide(ID, action), (c) => {
       const id = c.req.param("id");
       const request = pending.get(id);
       if (!request) return notWaiting(c, id);
       // The line is written first (synchronously, so nothing can change the queue meanwhile): an
       // approval the audit log cannot record throws 503 here and approves nothing.
       audit.write({
-        endpoint: `/pending/${id}/${action}`,
+        endpoint: ADMIN_PATHS.decide(id, action),
         level: "prod",
         result: action === "approve" ? "granted" : "denied",
         socket: "admin",

@@ -28,10 +28,11 @@ export const GATE_PATHS = {
 export const ADMIN_PATHS = {
   health: "/health",
   pending: "/pending",
-  /** `GET`: one queued request. */
-  pendingOne: (id: string) => `/pending/${id}`,
+  /** `GET`: one queued request (typed as a template, so the gate's route pattern keeps its params). */
+  pendingOne: <Id extends string>(id: Id): `/pending/${Id}` => `/pending/${id}`,
   /** `POST`: approve or deny one queued request. */
-  decide: (id: string, action: "approve" | "deny") => `/pending/${id}/${action}`,
+  decide: <Id extends string, A extends "approve" | "deny">(id: Id, action: A) =>
+    `/pending/${id}/${action}` as `/pending/${Id}/${A}`,
 } as const;
 
 /** Request headers of `POST /session` and `/token?level=prod` (`X-Target-Project` also on refresh). */
