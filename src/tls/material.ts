@@ -61,8 +61,11 @@ export async function loadTlsMaterial(dir: string, now = new Date()): Promise<Ga
   try {
     await checkCa(ca, now, `the CA certificate ${dir}/${FILES.ca}`);
   } catch (err) {
+    const message = (err as Error).message;
+    if (/not valid yet/.test(message)) throw err;
     throw new InvalidTlsMaterialError(
-      `${(err as Error).message}; renew it with: authcalator init-tls --rotate-ca --tls-dir ${dir}`,
+      `${message}; replace it with: authcalator init-tls --rotate-ca --tls-dir ${dir} ` +
+        `(then re-issue every client bundle)`,
     );
   }
   try {

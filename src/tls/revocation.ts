@@ -70,7 +70,8 @@ export type HasSerial = string | { serialNumber: string };
 
 /**
  * The live revocation list of a running gate. `isRevoked` checks the file's identity (inode, size,
- * mtime) on each call and re-reads it when it changed; call `refresh()` once at start to load it.
+ * mode, owner, mtime, ctime) on each call and re-reads it when any changed; call `refresh()` once
+ * at start to load it.
  */
 export class RevocationList {
   #revoked = new Set<string>();
@@ -113,7 +114,8 @@ export class RevocationList {
   #currentStamp(): string {
     try {
       const info = Deno.lstatSync(`${this.dir}/${FILES.crl}`);
-      return `${info.dev}:${info.ino}:${info.size}:${info.mtime?.getTime()}`;
+      const times = [info.mtime, info.ctime].map((t) => t?.getTime());
+      return `${info.dev}:${info.ino}:${info.size}:${info.mode}:${info.uid}:${times.join(":")}`;
     } catch (err) {
       return err instanceof Deno.errors.NotFound ? "absent" : `error:${err}`;
     }
