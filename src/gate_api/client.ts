@@ -9,7 +9,7 @@
  * @module
  */
 import { HttpError } from "../errors.ts";
-import { DeadlineError, type ReadResponse } from "../http/deadline_fetch.ts";
+import { type ReadResponse, runWithDeadline } from "../http/deadline_fetch.ts";
 import type { ExpiringToken } from "../token_cache.ts";
 import { type GateTransport, GateUnreachableError } from "./transport.ts";
 
@@ -106,39 +106,28 @@ export class GateApi {
 
   /**
    * Sends one request and reads its body whole, all within `timeoutMs` (the exchange is aborted
-   * when it passes). Throws {@link DeadlineError}, {@link GateUnreachableError} (its message names
+   * when it passes). Throws a DeadlineError, {@link GateUnreachableError} (its message names
    * the gate and the fix), or the caller's abort error when `signal` aborted.
    */
-  async call(path: string, options: CallOptions): Promise<ReadResponse> {
-    const { timeoutMs, what, signal: outer } = options;
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
-    const onOuterAbort = () => controller.abort();
-    if (outer?.aborted) controller.abort();
-    outer?.addEventListener("abort", onOuterAbort, { once: true });
-    try {
-      const res = await this.transport.send({
-        method: options.method ?? "GET",
-        path,
-        headers: options.headers,
-        signal: controller.signal,
-      });
-      const text = await res.text();
-      return { status: res.status, ok: res.ok, headers: res.headers, text };
-    } catch (err) {
-      if (timedOut) throw new DeadlineError(what, timeoutMs);
-      if (outer?.aborted) throw err;
-      if (err instanceof GateUnreachableError) throw this.unreachable(err, what);
-      // The connection broke after the head arrived (the body did not come whole).
-      throw this.unreachable(new GateUnreachableError("connection lost"), what);
-    } finally {
-      clearTimeout(timer);
-      outer?.removeEventListener("abort", onOuterAbort);
-    }
+  call(path: string, options: CallOptions): Promise<ReadResponse> {
+    const { timeoutMs, what, signal } = options;
+    return runWithDeadline({ timeoutMs, what, signal }, async (bounded) => {
+      try {
+        const res = await this.transport.send({
+          method: options.method ?? "GET",
+          path,
+          headers: options.headers,
+          signal: bounded,
+        });
+        const text = await res.text();
+        return { status: res.status, ok: res.ok, headers: res.headers, text };
+      } catch (err) {
+        if (bounded.aborted) throw err; // the deadline or the caller: runWithDeadline says which
+        if (err instanceof GateUnreachableError) throw this.unreachable(err, what);
+        // The connection broke after the head arrived (the body did not come whole).
+        throw this.unreachable(new GateUnreachableError("connection lost", { cause: err }), what);
+      }
+    });
   }
 
   /** {@link call}, then the answer's JSON object; a non-2xx answer is {@link answerError}. */

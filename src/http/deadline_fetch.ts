@@ -30,11 +30,40 @@ export class DeadlineError extends Error {
  * Fetches and reads the body under one deadline, so a server that sends headers and then stalls
  * cannot hold the caller. The caller's own signal (client gone) also aborts.
  */
-export async function fetchWithDeadline(
+export function fetchWithDeadline(
   url: string | URL,
   options: DeadlineFetchOptions,
 ): Promise<ReadResponse> {
-  const { timeoutMs, what, fetchFn = fetch, client, signal: outer, ...init } = options;
+  const { timeoutMs, what, fetchFn = fetch, client, signal, ...init } = options;
+  return runWithDeadline({ timeoutMs, what, signal: signal ?? undefined }, async (bounded) => {
+    const requestInit: RequestInit & { client?: Deno.HttpClient } = { ...init, signal: bounded };
+    if (client) requestInit.client = client;
+    const res = await fetchFn(url, requestInit);
+    const text = await res.text();
+    return { status: res.status, ok: res.ok, headers: res.headers, text };
+  });
+}
+
+/** The bound of {@link runWithDeadline}. */
+export interface DeadlineOptions {
+  /** Milliseconds for the whole of the work. */
+  timeoutMs: number;
+  /** Words for the timeout message. */
+  what: string;
+  /** The caller's cancellation; aborts the work too, and its error is rethrown as is. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs `work` with a signal that aborts when `timeoutMs` passes or the caller's signal aborts, so
+ * the work is cancelled, not abandoned. A deadline that passed is a {@link DeadlineError}; any
+ * other failure (the caller's abort included) is rethrown as the work raised it.
+ */
+export async function runWithDeadline<T>(
+  options: DeadlineOptions,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const { timeoutMs, what, signal: outer } = options;
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -42,16 +71,10 @@ export async function fetchWithDeadline(
     controller.abort();
   }, timeoutMs);
   const onOuterAbort = () => controller.abort();
+  if (outer?.aborted) controller.abort();
   outer?.addEventListener("abort", onOuterAbort, { once: true });
   try {
-    const requestInit: RequestInit & { client?: Deno.HttpClient } = {
-      ...init,
-      signal: controller.signal,
-    };
-    if (client) requestInit.client = client;
-    const res = await fetchFn(url, requestInit);
-    const text = await res.text();
-    return { status: res.status, ok: res.ok, headers: res.headers, text };
+    return await work(controller.signal);
   } catch (err) {
     if (timedOut) throw new DeadlineError(what, timeoutMs);
     throw err;
