@@ -6,14 +6,14 @@
  * @module
  */
 import { X509Certificate } from "node:crypto";
-import {
-  BUNDLE_FIX,
-  type ClientBundle,
-  ClientBundleError,
-  MAX_BUNDLE_BYTES,
-  parseClientBundle,
-} from "./client_bundle.ts";
+import { type ClientBundle, parseBundle } from "../tls/bundle.ts";
+import { InvalidTlsMaterialError, UnsafeTlsFileError } from "../tls/errors.ts";
+import { readPrivateFile } from "../tls/files.ts";
 import { readBearerToken, TokenFileError } from "./token_file.ts";
+
+/** What to do about a bad bundle, appended to its messages. */
+export const BUNDLE_FIX =
+  "re-create it on the gate's host with 'authcalator init-tls' (or 'init-tls --client NAME') and copy client-bundle.pem here";
 
 /** gcp-authcalator's variable holding the base64 of a client bundle. */
 export const BUNDLE_B64_VAR = "GCP_AUTHCALATOR_TLS_BUNDLE_B64";
@@ -78,66 +78,19 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/**
- * Reads a file holding a private key: regular, owned by this user, no group or other bits (a
- * Kubernetes secret mount is a symlink, so the target is checked), at most `maxBytes`.
- */
-export async function readPrivateFile(
-  path: string,
-  label: string,
-  maxBytes: number,
-): Promise<string> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      throw new RemoteGateConfigError(`${label} does not exist: ${BUNDLE_FIX}`);
-    }
-    throw new RemoteGateConfigError(`${label} cannot be read (${(err as Error).name})`);
-  }
-  try {
-    const info = await file.stat();
-    if (!info.isFile) throw new RemoteGateConfigError(`${label} is not a regular file`);
-    const uid = Deno.uid();
-    if (uid !== null && info.uid !== uid) {
-      throw new RemoteGateConfigError(
-        `${label} is owned by uid ${info.uid}, not by this user (uid ${uid}); it holds a private ` +
-          `key, so only its user may control it: chown ${uid} ${path}`,
-      );
-    }
-    const mode = (info.mode ?? 0) & 0o777;
-    if (mode & 0o077) {
-      throw new RemoteGateConfigError(
-        `${label} has mode 0${mode.toString(8)}: it holds a private key, so no group or other ` +
-          `access: chmod 600 ${path} (in Kubernetes: defaultMode: 0400 on its secret volume)`,
-      );
-    }
-    if (info.size > maxBytes) {
-      throw new RemoteGateConfigError(`${label} is larger than ${maxBytes} bytes: ${BUNDLE_FIX}`);
-    }
-    const buf = new Uint8Array(maxBytes + 1);
-    let size = 0;
-    while (size <= maxBytes) {
-      const n = await file.read(buf.subarray(size));
-      if (n === null) break;
-      size += n;
-    }
-    if (size > maxBytes) {
-      throw new RemoteGateConfigError(`${label} is larger than ${maxBytes} bytes: ${BUNDLE_FIX}`);
-    }
-    return new TextDecoder().decode(buf.subarray(0, size));
-  } finally {
-    file.close();
-  }
-}
-
 /** Which bundle to use, by precedence: `--tls-bundle` > env > `tls_bundle` > `tls_dir`. */
 async function bundleSource(
   input: RemoteGateInput,
 ): Promise<{ text: () => Promise<string>; label: string; fromEnv: boolean } | undefined> {
   const file = (path: string, label: string) => ({
-    text: () => readPrivateFile(path, label, MAX_BUNDLE_BYTES),
+    text: async () => {
+      // A Kubernetes Secret volume is a root-owned symlink: its target is what is checked.
+      const text = await readPrivateFile(path, { allowSymlink: true, allowRootOwner: true });
+      if (text === undefined) {
+        throw new RemoteGateConfigError(`${label} does not exist: ${BUNDLE_FIX}`);
+      }
+      return text;
+    },
     label,
     fromEnv: false,
   });
@@ -187,7 +140,7 @@ async function bearerTrust(tlsDir: string | undefined): Promise<string[]> {
  */
 export async function loadRemoteGate(
   input: RemoteGateInput,
-  now = Date.now(),
+  now = new Date(),
 ): Promise<RemoteGate> {
   const baseUrl = input.gate_url.replace(/\/+$/, "");
   const warnings: string[] = [];
@@ -195,9 +148,14 @@ export async function loadRemoteGate(
   let bundle: ClientBundle | undefined;
   if (source) {
     try {
-      bundle = parseClientBundle(await source.text(), source.label, now);
+      bundle = await parseBundle(await source.text(), now, source.label);
     } catch (err) {
-      if (err instanceof ClientBundleError) throw new RemoteGateConfigError(err.message);
+      if (err instanceof UnsafeTlsFileError) {
+        throw new RemoteGateConfigError(`${source.label}: ${err.message}`);
+      }
+      if (err instanceof InvalidTlsMaterialError) {
+        throw new RemoteGateConfigError(`${err.message}: ${BUNDLE_FIX}`);
+      }
       throw err;
     }
     if (source.fromEnv) warnings.push(ENV_BUNDLE_WARNING);

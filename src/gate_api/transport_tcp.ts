@@ -7,7 +7,7 @@
  * system's roots for a bearer-only client) and name the host of `gate_url`.
  * @module
  */
-import type { ClientBundle } from "./client_bundle.ts";
+import type { ClientBundle } from "../tls/bundle.ts";
 import type { RemoteGate } from "./remote_config.ts";
 import { readBearerToken, TokenFileError } from "./token_file.ts";
 import {

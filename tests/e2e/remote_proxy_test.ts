@@ -11,7 +11,7 @@ import { issueTlsMaterial, startStandInGate } from "../gate_api/remote_tls_fixtu
 
 const READY = /metadata-proxy listening on (http:\/\/127\.0\.0\.1:\d+)/;
 const parent = await Deno.makeTempDir();
-const material = await issueTlsMaterial(parent, { clientName: "workspace-e2e" });
+const material = await issueTlsMaterial({ clientName: "workspace-e2e" });
 const bundleFile = `${parent}/client-bundle.pem`;
 await Deno.writeTextFile(bundleFile, material.bundle, { mode: 0o600 });
 const env = roleEnv(parent);
@@ -147,7 +147,7 @@ Deno.test("bad remote settings stop the proxy at start, naming the fix", async (
     ["--allow-all"],
     2, // a usage error
   );
-  const onlyLocalhost = await issueTlsMaterial(parent, { sans: "DNS:localhost" });
+  const onlyLocalhost = await issueTlsMaterial({ sans: ["DNS:localhost"] });
   const gate = await startStandInGate(onlyLocalhost);
   try {
     await refusedAtStart(

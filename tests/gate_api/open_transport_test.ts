@@ -10,8 +10,8 @@ import { RemoteGateConfigError } from "../../src/gate_api/remote_config.ts";
 import { issueTlsMaterial, startStandInGate } from "./remote_tls_fixture.ts";
 
 const parent = await Deno.makeTempDir();
-const flagged = await issueTlsMaterial(parent, { clientName: "flag" });
-const enved = await issueTlsMaterial(parent, { clientName: "env" });
+const flagged = await issueTlsMaterial({ clientName: "flag" });
+const enved = await issueTlsMaterial({ clientName: "env" });
 const flagFile = `${parent}/flag.pem`;
 await Deno.writeTextFile(flagFile, flagged.bundle, { mode: 0o600 });
 const envFile = `${parent}/env.pem`;

@@ -13,10 +13,10 @@ import {
 import { issueTlsMaterial } from "./remote_tls_fixture.ts";
 
 const parent = await Deno.makeTempDir();
-const a = await issueTlsMaterial(parent, { clientName: "from-cli" });
-const b = await issueTlsMaterial(parent, { clientName: "from-env" });
-const c = await issueTlsMaterial(parent, { clientName: "from-file" });
-const d = await issueTlsMaterial(parent, { clientName: "from-dir" });
+const a = await issueTlsMaterial({ clientName: "from-cli" });
+const b = await issueTlsMaterial({ clientName: "from-env" });
+const c = await issueTlsMaterial({ clientName: "from-file" });
+const d = await issueTlsMaterial({ clientName: "from-dir" });
 
 async function writePrivate(path: string, text: string, mode = 0o600): Promise<string> {
   await Deno.writeTextFile(path, text, { mode });
@@ -41,18 +41,18 @@ Deno.test("--tls-bundle beats the env bundle, which beats tls_bundle, which beat
   const env = { [BUNDLE_B64_VAR]: btoa(b.bundle) };
   const all = { gate_url: url, tls_bundle: tomlFile, tls_dir: tlsDir, env };
   const cli = await loadRemoteGate({ ...all, cliTlsBundle: cliFile });
-  assert.equal(cli.bundle?.clientName, "from-cli");
+  assert.equal(cli.bundle?.name, "from-cli");
   assert.deepEqual(cli.warnings, []);
   assert.equal(cli.baseUrl, "https://localhost:8174");
   const fromEnv = await loadRemoteGate(all);
-  assert.equal(fromEnv.bundle?.clientName, "from-env");
+  assert.equal(fromEnv.bundle?.name, "from-env");
   assert.deepEqual(fromEnv.warnings, [ENV_BUNDLE_WARNING]);
   assert.match(ENV_BUNDLE_WARNING, /readable by every process in this container/);
   const fromFile = await loadRemoteGate({ ...all, env: {} });
-  assert.equal(fromFile.bundle?.clientName, "from-file");
+  assert.equal(fromFile.bundle?.name, "from-file");
   assert.equal(fromFile.bundleSource, `the tls_bundle file ${tomlFile}`);
   const fromDir = await loadRemoteGate({ gate_url: url, tls_dir: tlsDir, env: {} });
-  assert.equal(fromDir.bundle?.clientName, "from-dir");
+  assert.equal(fromDir.bundle?.name, "from-dir");
   assert.deepEqual(fromDir.caPems, [fromDir.bundle!.caPem]);
 });
 
@@ -94,11 +94,35 @@ Deno.test("a missing bundle file and a broken one are named", async () => {
   const bad = await writePrivate(`${parent}/bad.pem`, a.caPem + a.clientPem);
   await refused(
     loadRemoteGate({ gate_url: url, tls_bundle: bad, env: {} }),
-    /2 certificate\(s\) and 0 private key/,
+    /expected 2 CERTIFICATE blocks \(CA, then client\) and 1 PRIVATE KEY, found 2 and 0: re-create it/,
   );
   await refused(
     loadRemoteGate({ gate_url: url, env: { [BUNDLE_B64_VAR]: "!!!" } }),
     /GCP_AUTHCALATOR_TLS_BUNDLE_B64 is neither PEM nor base64/,
+  );
+});
+
+Deno.test("a bundle with a key that is not its client's, extra blocks, or expired is refused", async () => {
+  const mismatched = await writePrivate(
+    `${parent}/mismatched.pem`,
+    [a.caPem, a.clientPem, b.clientKeyPem].join("\n"),
+  );
+  await refused(
+    loadRemoteGate({ gate_url: url, tls_bundle: mismatched, env: {} }),
+    /the tls_bundle file .*mismatched\.pem.*init-tls/,
+  );
+  const three = await writePrivate(`${parent}/three.pem`, a.bundle + a.clientPem);
+  await refused(
+    loadRemoteGate({ gate_url: url, tls_bundle: three, env: {} }),
+    /found 3 and 1/,
+  );
+  const fine = await writePrivate(`${parent}/fine.pem`, a.bundle);
+  await refused(
+    loadRemoteGate(
+      { gate_url: url, tls_bundle: fine, env: {} },
+      new Date(Date.now() + 4 * 365 * 86_400_000),
+    ),
+    /the tls_bundle file .*fine\.pem/,
   );
 });
 

@@ -1,42 +1,16 @@
 /**
- * TLS material for remote-client tests, issued with the openssl CLI in upstream's profiles (CA,
- * server with SANs, client with clientAuth), and a node:https stand-in gate that requires (or not)
- * a client certificate and records what each request carried. openssl is in .ci/run's packages.
+ * TLS material for remote-client tests, issued in-process by init-tls's own issuers
+ * (src/tls/issue.ts: upstream's CA, server and client profiles, named clients), and a node:https
+ * stand-in gate that requires (or not) a client certificate and records what each request carried.
  */
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
+import { formatBundle } from "../../src/tls/bundle.ts";
+import { issueCa, issueClient, issueServer } from "../../src/tls/issue.ts";
 
-async function openssl(dir: string, args: string[], stdin?: string): Promise<string> {
-  const cmd = new Deno.Command("openssl", {
-    args,
-    cwd: dir,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const child = cmd.spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  if (!out.success) {
-    throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return new TextDecoder().decode(out.stdout);
-}
-
-async function newKey(dir: string, name: string): Promise<string> {
-  const ec = await openssl(dir, ["ecparam", "-name", "prime256v1", "-genkey", "-noout"]);
-  await openssl(dir, ["pkcs8", "-topk8", "-nocrypt", "-out", name], ec);
-  return await Deno.readTextFile(`${dir}/${name}`);
-}
-
-/** One CA's material, PEM strings, written in `dir` too. */
+/** One CA's material, PEM strings. */
 export interface TlsMaterial {
-  dir: string;
   caPem: string;
   caKeyPem: string;
   serverPem: string;
@@ -47,101 +21,26 @@ export interface TlsMaterial {
   bundle: string;
 }
 
-let serial = 0x1000;
-
-async function leaf(
-  dir: string,
-  name: string,
-  cn: string,
-  ext: string,
-  days: number,
-): Promise<{ pem: string; keyPem: string }> {
-  const keyPem = await newKey(dir, `${name}-key.pem`);
-  await openssl(dir, [
-    "req",
-    "-new",
-    "-key",
-    `${name}-key.pem`,
-    "-subj",
-    `/CN=${cn}`,
-    "-out",
-    `${name}.csr`,
-  ]);
-  await Deno.writeTextFile(`${dir}/${name}.ext`, ext);
-  await openssl(dir, [
-    "x509",
-    "-req",
-    "-in",
-    `${name}.csr`,
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca-key.pem",
-    "-set_serial",
-    String(serial++),
-    "-days",
-    String(days),
-    "-extfile",
-    `${name}.ext`,
-    "-out",
-    `${name}.pem`,
-  ]);
-  return { pem: await Deno.readTextFile(`${dir}/${name}.pem`), keyPem };
-}
-
 /**
  * A CA with a server certificate for `sans` (default localhost and 127.0.0.1) and a client
- * certificate named `clientName`, in a new directory under `parent`.
+ * certificate named `clientName` (default: upstream's shared, unnamed client).
  */
 export async function issueTlsMaterial(
-  parent: string,
-  options: { sans?: string; clientName?: string } = {},
+  options: { sans?: string[]; clientName?: string } = {},
 ): Promise<TlsMaterial> {
-  const dir = await Deno.makeTempDir({ dir: parent });
-  const caKeyPem = await newKey(dir, "ca-key.pem");
-  await openssl(dir, [
-    "req",
-    "-x509",
-    "-new",
-    "-key",
-    "ca-key.pem",
-    "-subj",
-    "/CN=authcalator test CA",
-    "-days",
-    "30",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE,pathlen:0",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-    "-out",
-    "ca.pem",
-  ]);
-  const caPem = await Deno.readTextFile(`${dir}/ca.pem`);
-  const server = await leaf(
-    dir,
-    "server",
-    "gcp-authcalator server",
-    "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=critical,serverAuth\n" +
-      `subjectAltName=${options.sans ?? "DNS:localhost,IP:127.0.0.1"}\n`,
-    10,
-  );
-  const client = await leaf(
-    dir,
-    "client",
-    options.clientName ?? "gcp-authcalator client",
-    "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=critical,clientAuth\n",
-    10,
-  );
-  const bundle = [caPem, client.pem, client.keyPem].map((s) => s.trimEnd()).join("\n") + "\n";
+  const now = new Date();
+  const ca = await issueCa(now);
+  const issuer = { cert: ca.cert, privateKey: ca.keys.privateKey };
+  const server = await issueServer(issuer, now, options.sans ?? ["DNS:localhost", "IP:127.0.0.1"]);
+  const client = await issueClient(issuer, now, options.clientName);
   return {
-    dir,
-    caPem,
-    caKeyPem,
-    serverPem: server.pem,
+    caPem: ca.certPem,
+    caKeyPem: ca.keyPem,
+    serverPem: server.certPem,
     serverKeyPem: server.keyPem,
-    clientPem: client.pem,
+    clientPem: client.certPem,
     clientKeyPem: client.keyPem,
-    bundle,
+    bundle: formatBundle(ca.certPem, client.certPem, client.keyPem),
   };
 }
 

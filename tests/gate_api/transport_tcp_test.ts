@@ -12,8 +12,8 @@ import { GateUnreachableError } from "../../src/gate_api/transport.ts";
 import { issueTlsMaterial, startStandInGate } from "./remote_tls_fixture.ts";
 
 const parent = await Deno.makeTempDir();
-const material = await issueTlsMaterial(parent, { clientName: "workspace-7" });
-const foreign = await issueTlsMaterial(parent);
+const material = await issueTlsMaterial({ clientName: "workspace-7" });
+const foreign = await issueTlsMaterial();
 const bundleFile = `${parent}/bundle.pem`;
 await Deno.writeTextFile(bundleFile, material.bundle, { mode: 0o600 });
 
@@ -53,7 +53,7 @@ Deno.test("mTLS: the client certificate's name reaches the gate, on one kept-ali
 });
 
 Deno.test("a server name the client did not ask for is refused, naming --san", async () => {
-  const onlyLocalhost = await issueTlsMaterial(parent, { sans: "DNS:localhost" });
+  const onlyLocalhost = await issueTlsMaterial({ sans: ["DNS:localhost"] });
   const gate = await startStandInGate(onlyLocalhost);
   const remote = await loadRemoteGate({
     gate_url: `https://127.0.0.1:${gate.port}`,
