@@ -56,6 +56,14 @@ export function answerError(res: ReadResponse, what: string): HttpError {
   return new HttpError(502, `the gate answered ${res.status} while ${what}`);
 }
 
+/** The JSON object of a 2xx answer; a non-2xx answer is {@link answerError}, anything else a 502. */
+export function answerObject(res: ReadResponse, what: string): Record<string, unknown> {
+  if (!res.ok) throw answerError(res, what);
+  const body = jsonObject(res.text);
+  if (!body) throw new HttpError(502, `the gate's answer was not a JSON object while ${what}`);
+  return body;
+}
+
 /** A non-empty string field of a gate answer, or a 502 naming it. */
 export function stringField(body: Record<string, unknown>, name: string, what: string): string {
   const value = body[name];
@@ -130,15 +138,9 @@ export class GateApi {
     });
   }
 
-  /** {@link call}, then the answer's JSON object; a non-2xx answer is {@link answerError}. */
+  /** {@link call}, then the answer's JSON object ({@link answerObject}). */
   async json(path: string, options: CallOptions): Promise<Record<string, unknown>> {
-    const res = await this.call(path, options);
-    if (!res.ok) throw answerError(res, options.what);
-    const body = jsonObject(res.text);
-    if (!body) {
-      throw new HttpError(502, `the gate's answer was not a JSON object while ${options.what}`);
-    }
-    return body;
+    return answerObject(await this.call(path, options), options.what);
   }
 
   /**

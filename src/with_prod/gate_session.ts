@@ -10,7 +10,7 @@ import { DeadlineError } from "../http/deadline_fetch.ts";
 import type { ExpiringToken } from "../token_cache.ts";
 import type { Clock } from "../clock.ts";
 import type { Timers } from "../gate/confirm/timers.ts";
-import { answerError, GateApi, jsonObject, stringField, tokenOf } from "../gate_api/client.ts";
+import { answerObject, GateApi, jsonObject, stringField, tokenOf } from "../gate_api/client.ts";
 import { HELD_SESSION_CONTENT_TYPE, SESSION_HOLD_HEADER } from "../gate_api/session_hold.ts";
 import {
   type GateTransport,
@@ -159,10 +159,7 @@ export class GateSessionClient {
           throw failure(err);
         });
         const read = { status: res.status, ok: res.ok, headers: res.headers, text };
-        if (!read.ok) throw answerError(read, what);
-        const body = jsonObject(text);
-        if (!body) throw new HttpError(502, `the gate's answer was not JSON while ${what}`);
-        return { ...this.#session(body, fetchedAt, what), hold: undefined };
+        return { ...this.#session(answerObject(read, what), fetchedAt, what), hold: undefined };
       }
       const { first, hold } = await holdSession(res.body, () => controller.abort(), timers)
         .catch((err) => {
@@ -216,10 +213,7 @@ export class GateSessionClient {
           "with-prod to start a new session.",
       );
     }
-    if (!res.ok) throw answerError(res, what);
-    const body = jsonObject(res.text);
-    if (!body) throw new HttpError(502, `the gate's answer was not JSON while ${what}`);
-    return tokenOf(body, fetchedAt, what);
+    return tokenOf(answerObject(res, what), fetchedAt, what);
   }
 
   /** `GET /session?id=`: throws unless the session is still active (never mints). */
