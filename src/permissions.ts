@@ -3,6 +3,7 @@
  * build, `authcalator permissions <role>` and the start-up revocation all derive from it.
  */
 import type { Config } from "./cli/config.ts";
+import { IN_CLUSTER_DIR } from "./kube/in_cluster.ts";
 import { kubeconfigPath } from "./kube/kubeconfig_path.ts";
 import { LIBC_PATHS } from "./proc/libc.ts";
 
@@ -31,6 +32,8 @@ export interface PermissionContext {
   kubeconfig?: string;
   /** GCE_METADATA_HOST, if set. */
   metadataHost?: string;
+  /** The in-cluster Kubernetes API (`https://…` from KUBERNETES_SERVICE_HOST/PORT), if in a pod. */
+  kubernetesApiUrl?: string;
 }
 
 /** The roles, each a subcommand (pending, approve and deny share `admin-client`'s grants). */
@@ -113,6 +116,35 @@ function remoteGateHost(gateUrl: string | undefined): string[] {
   }
 }
 
+/**
+ * What the gate's TCP listener adds: its TLS material, its client-authentication files (the
+ * directory of a Kubernetes-mounted token: the kubelet swaps it through a symlink there), the bind
+ * address and port, and the Kubernetes API host for TokenReview.
+ */
+function gateTcpGrants(ctx: PermissionContext): { read: string[]; net: string[] } {
+  const c = ctx.config;
+  if (c.gate_tls_port === undefined) return { read: [], net: [] };
+  const review = c.gate_token_review_audience !== undefined;
+  const api = c.gate_kube_api_url ?? (review ? ctx.kubernetesApiUrl : undefined);
+  const bind = c.gate_bind ?? "127.0.0.1";
+  return {
+    read: defined([
+      c.tls_dir ?? `${ctx.home}/.gcp-authcalator/tls`,
+      c.gate_bearer_tokens_file,
+      ...(review
+        ? [
+          dirOf(c.gate_kube_ca_file ?? `${IN_CLUSTER_DIR}/ca.crt`),
+          dirOf(c.gate_kube_token_file ?? `${IN_CLUSTER_DIR}/token`),
+        ]
+        : []),
+    ]),
+    net: defined([
+      `${bind.includes(":") ? `[${bind}]` : bind}:${c.gate_tls_port}`,
+      api === undefined ? undefined : `${new URL(api).hostname}:${new URL(api).port || 443}`,
+    ]),
+  };
+}
+
 /** Every port on these hosts: where metadata proxies (permanent or with-prod's) listen. */
 export const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
 
@@ -144,6 +176,7 @@ const ROLES: Record<Role, (ctx: PermissionContext) => RoleGrants> = {
           "/etc/passwd",
           "/etc/group",
           ...defined([c.tls_dir]),
+          ...gateTcpGrants(ctx).read,
         ]),
       ],
       write: [...new Set([...socketDirs, ctx.runtimeDir])],
@@ -152,6 +185,7 @@ const ROLES: Record<Role, (ctx: PermissionContext) => RoleGrants> = {
           `unix:${p}`
         ),
         ...googleNet(c),
+        ...gateTcpGrants(ctx).net,
       ],
       // google-auth-library probes many variables; an allow-list would turn each probe into a crash.
       env: true,

@@ -26,6 +26,18 @@ export interface Config {
   tls_bundle_from_flag?: boolean;
   /** A remote gate's bearer token file, read on every request. */
   gate_token_file?: string;
+  /** Gate: the TCP listener's bind address (default 127.0.0.1). */
+  gate_bind?: string;
+  /** Gate: SHA-256 hashes of the bearer tokens TCP clients may present. */
+  gate_bearer_tokens_file?: string;
+  /** Gate: TokenReview mode, with the audience client tokens must carry. */
+  gate_token_review_audience?: string;
+  /** Gate: the service accounts TokenReview admits. */
+  gate_allowed_service_accounts?: string[];
+  /** Gate: the Kubernetes API, its CA and the gate's own token file, for TokenReview. */
+  gate_kube_api_url?: string;
+  gate_kube_ca_file?: string;
+  gate_kube_token_file?: string;
   scopes: string[];
   pam_policy?: string;
   pam_allowed_policies?: string[];
@@ -284,7 +296,16 @@ function applyDefaults(
     }
     if (expanded.startsWith("/")) config[key] = normalizePath(expanded);
   }
-  for (const key of ["tls_dir", "tls_bundle", "gate_token_file"] as const) {
+  for (
+    const key of [
+      "tls_dir",
+      "tls_bundle",
+      "gate_token_file",
+      "gate_bearer_tokens_file",
+      "gate_kube_ca_file",
+      "gate_kube_token_file",
+    ] as const
+  ) {
     if (config[key] !== undefined) config[key] = expandHome(config[key]!, env);
   }
   return config;

@@ -34,6 +34,8 @@ import {
   type UnixServer,
 } from "../gate/unix_socket.ts";
 import { createLogger, type Logger } from "../log.ts";
+import { auditWithRemoteClient } from "../gate/remote_client.ts";
+import { startTcpListener, type TcpSetup } from "../gate/tcp_setup.ts";
 import { VERSION } from "../version.ts";
 
 /** Socket file modes: the main socket is shared with the container's group; admin is ours alone. */
@@ -74,12 +76,20 @@ export async function run(invocation: Invocation): Promise<number> {
     maxFiles: config.audit_max_files,
     log: (m) => log.error(m),
   });
-  const deps: GateDeps = { config, clock, tokens, audit, startedAt: clock.now() };
+  // Lines written while a TCP client's request runs name that client (src/gate/remote_client.ts).
+  const deps: GateDeps = {
+    config,
+    clock,
+    tokens,
+    audit: auditWithRemoteClient(audit),
+    startedAt: clock.now(),
+  };
   const prodOptions = systemProdOptions(env, linesAt(log, "info"));
   const prod = createProdLayer(deps, prodOptions);
 
   const previousUmask = Deno.umask(0o077);
   const servers: UnixServer[] = [];
+  let tcp: TcpSetup | undefined;
   let credentials: CredentialsReport;
   try {
     await ensurePrivateDir(auditDir, dirMode(auditDir));
@@ -104,8 +114,19 @@ export async function run(invocation: Invocation): Promise<number> {
         "admin-socket-path",
       ),
     );
+    if (config.gate_tls_port !== undefined) {
+      // The same dev, prod and session routes as the main socket; the admin routes are absent.
+      const tcpApp = createGateApp(deps, "tcp", prod.handlers("tcp"), linesAt(log, "error"));
+      tcp = await startTcpListener({
+        config,
+        env,
+        handler: tcpApp.fetch,
+        log: (m) => log.warn(m),
+      });
+    }
   } catch (err) {
     await Promise.all(servers.map((s) => s.close(0)));
+    await tcp?.close();
     Deno.umask(previousUmask);
     await prod.shutdown();
     // In JSON mode the refusal is a JSON line like every other; in text mode main prints it.
@@ -124,6 +145,7 @@ export async function run(invocation: Invocation): Promise<number> {
     approvals: approvalMethods(prodOptions),
     google: endpoints.oauth2 === "https://oauth2.googleapis.com" ? "Google" : endpoints.oauth2,
   });
+  if (tcp) facts.splice(facts.findIndex(([k]) => k === "admin socket") + 1, 0, ...tcp.facts);
   if (config.log_format === "json") {
     console.log(JSON.stringify({
       time: new Date(clock.now()).toISOString(),
@@ -147,7 +169,9 @@ export async function run(invocation: Invocation): Promise<number> {
         "(unaudited); prod grants are refused regardless",
     );
   }
-  const listening = `gate listening on unix:${config.socket_path}`;
+  for (const warning of tcp?.warnings ?? []) log.warn(warning);
+  const listening = `gate listening on unix:${config.socket_path}` +
+    (tcp ? ` and tcp:${tcp.address}` : "");
   if (config.log_format === "json") {
     console.log(JSON.stringify({
       time: new Date(clock.now()).toISOString(),
@@ -161,7 +185,7 @@ export async function run(invocation: Invocation): Promise<number> {
   log.info("shutting down");
   // Deny queued approvals and revoke sessions while clients can still be answered, then close.
   await prod.shutdown();
-  await Promise.all(servers.map((s) => s.close()));
+  await Promise.all([...servers.map((s) => s.close()), tcp?.close()]);
   return 0;
 }
 

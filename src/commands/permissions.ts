@@ -3,6 +3,7 @@ import { parseCommandArgs } from "../cli/args.ts";
 import { type Config, loadConfig, runtimeDir } from "../cli/config.ts";
 import { readConfigFile } from "../cli/config_file.ts";
 import { UsageError } from "../errors.ts";
+import { inClusterApiUrl } from "../kube/in_cluster.ts";
 import { COMMAND_ROLES, denoFlags, type PermissionContext, type Role } from "../permissions.ts";
 
 /** Builds the permission context for this user from the environment and config. */
@@ -18,6 +19,7 @@ export function contextFrom(
     cloudsdkConfig: env.CLOUDSDK_CONFIG,
     kubeconfig: env.KUBECONFIG,
     metadataHost: env.GCE_METADATA_HOST,
+    kubernetesApiUrl: inClusterApiUrl(env),
   };
 }
 

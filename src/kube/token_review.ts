@@ -19,8 +19,6 @@ import { cleanMessage, scrubSecrets } from "../secrets.ts";
 import { realTimers, type Timers } from "../gate/confirm/timers.ts";
 import { BEARER_CODES, type BearerVerifier, sha256Hex } from "../gate/bearer_auth.ts";
 
-/** Where in-cluster processes find their service account's files. */
-export const IN_CLUSTER_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 /** The TokenReview endpoint, relative to the API server's URL. */
 export const TOKEN_REVIEW_PATH = "/apis/authentication.k8s.io/v1/tokenreviews";
 /** A service-account username: `system:serviceaccount:<namespace>:<name>` (DNS-1123 labels). */
@@ -52,14 +50,6 @@ export interface TokenReviewOptions {
   timers?: Timers;
   /** The gate's log (never given a token or an answer body). */
   log?: (message: string) => void;
-}
-
-/** The API server URL of an in-cluster process, from the variables Kubernetes sets. */
-export function inClusterApiUrl(env: Record<string, string | undefined>): string | undefined {
-  const host = env.KUBERNETES_SERVICE_HOST;
-  if (!host) return undefined;
-  const port = env.KUBERNETES_SERVICE_PORT || "443";
-  return `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
 /** Checks an API server URL: https, a host, nothing but an optional path prefix. */

@@ -8,12 +8,8 @@
 import assert from "node:assert/strict";
 import { HttpError } from "../../src/errors.ts";
 import { startKubeApiStandIn } from "../../src/emulator/kube_token_review.ts";
-import {
-  checkApiUrl,
-  inClusterApiUrl,
-  tokenExpiry,
-  TokenReviewer,
-} from "../../src/kube/token_review.ts";
+import { checkApiUrl, tokenExpiry, TokenReviewer } from "../../src/kube/token_review.ts";
+import { inClusterApiUrl } from "../../src/kube/in_cluster.ts";
 import { FakeTimers } from "../gate/confirm/fake_timers.ts";
 import { loopbackServer, makeCa } from "../gate/tcp_certs.ts";
 
