@@ -19,8 +19,9 @@
  */
 import tls from "node:tls";
 import type { TLSSocket } from "node:tls";
-import { type ConnServerLimits, serveConnections } from "../http/conn_server.ts";
+import { type ConnServerLimits, DEFAULT_LIMITS, serveConnections } from "../http/conn_server.ts";
 import { HttpError } from "../errors.ts";
+import type { ClientIdentity } from "../tls/client_identity.ts";
 import type { PeerEnv } from "./peer.ts";
 import { bearerToken, type BearerVerifier } from "./bearer_auth.ts";
 import { type RemoteClient, remotePeer, runAsRemoteClient } from "./remote_client.ts";
@@ -30,10 +31,12 @@ import { GATE_LIMITS } from "./unix_socket.ts";
 export type ClientAuthentication =
   | {
     kind: "certificate";
-    /** The client name a certificate proves, or undefined (unnamed: refused). */
-    nameOf(peer: tls.PeerCertificate): string | undefined;
-    /** Why a serial (hex) may not be used now, or undefined; throws (503) when it cannot tell. */
-    revoked(serial: string): Promise<string | undefined>;
+    /**
+     * Names the client of a certificate the handshake accepted, or refuses it (unnamed, revoked:
+     * src/tls/client_identity.ts); called on every request so a revocation reaches open
+     * connections. May throw an HttpError (503) when it cannot tell.
+     */
+    identify(peer: tls.PeerCertificate): Promise<ClientIdentity>;
   }
   | { kind: "bearer"; verifier: BearerVerifier };
 
@@ -84,6 +87,9 @@ export async function serveTcp(options: TcpListenerOptions): Promise<TcpServer> 
     handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
     ALPNProtocols: ["http/1.1"],
   });
+  const limits = { ...DEFAULT_LIMITS, ...GATE_LIMITS, ...options.limits };
+  // Connections still in their handshake count too: the TCP server drops those past the cap.
+  server.maxConnections = limits.maxConnections;
   const listener = new TlsListener(server);
   const refusals = new RefusalLog(log);
   server.on("tlsClientError", (err: Error, socket: TLSSocket) => {
@@ -118,25 +124,9 @@ export async function serveTcp(options: TcpListenerOptions): Promise<TcpServer> 
     if (!peer || !peer.raw) {
       throw new HttpError(401, "a client certificate is required", "client_certificate_required");
     }
-    const name = auth.nameOf(peer);
-    if (name === undefined) {
-      throw new HttpError(
-        403,
-        "the client certificate carries no authcalator client name; issue one with " +
-          "authcalator init-tls --client NAME",
-        "client_certificate_unnamed",
-      );
-    }
-    const why = await auth.revoked(peer.serialNumber);
-    if (why) {
-      throw new HttpError(
-        403,
-        `the client certificate of "${name}" is revoked (${why}); issue a new one with ` +
-          `authcalator init-tls --client ${name}`,
-        "client_certificate_revoked",
-      );
-    }
-    return { auth: "certificate", name, address: conn.address };
+    const who = await auth.identify(peer);
+    if (!who.ok) throw new HttpError(403, who.reason, "client_certificate_refused");
+    return { auth: "certificate", name: who.name, address: conn.address };
   };
 
   const served = serveConnections<TlsConnEnv>(
@@ -177,7 +167,7 @@ export async function serveTcp(options: TcpListenerOptions): Promise<TcpServer> 
           },
         };
       },
-      limits: { ...GATE_LIMITS, ...options.limits },
+      limits,
       onError: options.onError,
     },
   );

@@ -12,7 +12,7 @@ import { HttpError } from "../errors.ts";
 import { defaultTlsDir } from "../tls/files.ts";
 import { loadTlsMaterial } from "../tls/material.ts";
 import { describeExpiring, expiringMaterial } from "../tls/expiry.ts";
-import { clientNameOfPeer } from "../tls/verify.ts";
+import { identifyClient } from "../tls/client_identity.ts";
 import { IN_CLUSTER_DIR, inClusterApiUrl } from "../kube/in_cluster.ts";
 import { TokenReviewer } from "../kube/token_review.ts";
 import { BearerTokensFile } from "./bearer_auth.ts";
@@ -79,9 +79,9 @@ export async function startTcpListener(input: TcpSetupInput): Promise<TcpSetup> 
   if (mode === "certificate") {
     auth = {
       kind: "certificate",
-      nameOf: (peer: tls.PeerCertificate) => clientNameOfPeer(peer),
-      async revoked(serial) {
-        const revoked = await material.revocation.isRevoked(serial);
+      async identify(peer: tls.PeerCertificate) {
+        const who = await identifyClient(peer, material.revocation);
+        // Fail closed, and say it is the gate's fault: nobody gets in until the list is fixed.
         const problem = material.revocation.problem;
         if (problem) {
           throw new HttpError(
@@ -92,7 +92,7 @@ export async function startTcpListener(input: TcpSetupInput): Promise<TcpSetup> 
             { logDetail: problem },
           );
         }
-        return revoked ? `listed in ${dir}/revoked.crl.pem` : undefined;
+        return who;
       },
     };
   } else if (mode === "bearer_file") {

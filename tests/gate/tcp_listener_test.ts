@@ -18,6 +18,7 @@ import { MemoryAuditLog } from "../../src/gate/audit.ts";
 import { createProdLayer } from "../../src/gate/prod.ts";
 import { auditWithRemoteClient } from "../../src/gate/remote_client.ts";
 import { serveTcp } from "../../src/gate/tcp_listener.ts";
+import type { ClientIdentity } from "../../src/tls/client_identity.ts";
 import { loadConfig } from "../../src/cli/config.ts";
 import type { PendingRequestJson } from "../../src/gate/pending.ts";
 import { FakeTokens } from "./fake_tokens.ts";
@@ -25,13 +26,27 @@ import { FakeTimers } from "./confirm/fake_timers.ts";
 import { until } from "./raw_client.ts";
 import { asn1Time, issue, type Leaf, loopbackServer, makeCa, type TestCa } from "./tcp_certs.ts";
 
-/** The name a test certificate proves: its CN (the gate wires init-tls's rule). */
-const cnOf = (peer: tls.PeerCertificate) => {
-  const cn = peer.subject?.CN;
-  return typeof cn === "string" && cn ? cn : undefined;
-};
+/**
+ * Test identities: a certificate's CN is its name, unless revoked by the test (the gate wires
+ * init-tls's rule, src/tls/client_identity.ts, tested with real material in tcp_setup_test.ts).
+ */
+function identities(revoked: Set<string>) {
+  return (peer: tls.PeerCertificate): Promise<ClientIdentity> => {
+    const cn = peer.subject?.CN;
+    if (typeof cn !== "string" || !cn) {
+      return Promise.resolve({
+        ok: false,
+        reason: "the client certificate carries no client name",
+      });
+    }
+    if (revoked.has(peer.serialNumber)) {
+      return Promise.resolve({ ok: false, reason: `client ${cn} is revoked` });
+    }
+    return Promise.resolve({ ok: true, name: cn });
+  };
+}
 
-async function setup() {
+async function setup(limits: { maxConnections?: number } = {}) {
   const dir = await Deno.makeTempDir({ prefix: "authcalator-tcp-" });
   const ca = await makeCa(dir);
   const server = await loopbackServer(ca);
@@ -61,13 +76,10 @@ async function setup() {
     cert: server.cert,
     key: server.key,
     ca: ca.cert,
-    auth: {
-      kind: "certificate",
-      nameOf: cnOf,
-      revoked: (serial) => Promise.resolve(revoked.has(serial) ? "revoked by test" : undefined),
-    },
+    auth: { kind: "certificate", identify: identities(revoked) },
     handler: app.fetch,
     handshakeTimeoutMs: 500,
+    limits,
     log: (l) => logs.push(l),
   });
   const clients: Deno.HttpClient[] = [];
@@ -171,8 +183,8 @@ Deno.test("an unnamed client certificate is refused with what to do", async () =
   const unnamed = t.clientFor(await issue(t.ca, { eku: "clientAuth" }));
   const res = await t.get(unnamed, "/token");
   assert.equal(res.status, 403);
-  assert.equal(res.body.code, "client_certificate_unnamed");
-  assert.match(res.body.error, /init-tls --client NAME/);
+  assert.equal(res.body.code, "client_certificate_refused");
+  assert.match(res.body.error, /carries no client name/);
   assert.equal(t.audit.entries.length, 0);
 });
 
@@ -185,8 +197,8 @@ Deno.test("a certificate revoked while the gate runs is refused on its open conn
   t.revoked.add(leaf.serial);
   const res = await t.get(bob, "/token");
   assert.equal(res.status, 403);
-  assert.equal(res.body.code, "client_certificate_revoked");
-  assert.match(res.body.error, /"bob" is revoked/);
+  assert.equal(res.body.code, "client_certificate_refused");
+  assert.match(res.body.error, /client bob is revoked/);
   assert.equal(t.listener.connections, 1, "the same connection: no restart, no reconnect");
   assert.match(t.logs.join("\n"), /request from 127\.0\.0\.1:\d+ refused: 403/);
 });
@@ -253,4 +265,26 @@ Deno.test("prod over TCP: the approval shows the tcp client; a held session stre
   assert.equal(revoked.error, "held session ended: holder disconnected");
   assert.equal(revoked.client, "alice");
   assert.ok(!JSON.stringify(t.audit.entries).includes(String(first.session_id)));
+});
+
+Deno.test("connections past the cap are dropped, handshaking ones included; the slot frees", async () => {
+  await using t = await setup({ maxConnections: 2 });
+  const silent = await Promise.all(
+    [0, 1].map(() => Deno.connect({ hostname: "127.0.0.1", port: t.listener.port })),
+  );
+  const alice = t.clientFor(await issue(t.ca, { cn: "alice", eku: "clientAuth" }));
+  await assert.rejects(
+    fetch(`${t.base}/health`, { client: alice }).then((r) => r.body?.cancel()),
+    TypeError,
+    "a third connection is refused while two handshakes are pending",
+  );
+  for (const c of silent) c.close();
+  const ok = await until("a slot to free", async () => {
+    try {
+      return (await t.get(alice, "/health")).status;
+    } catch {
+      return undefined;
+    }
+  });
+  assert.equal(ok, 200);
 });

@@ -146,7 +146,8 @@ Deno.test("init-tls --revoke while the gate runs: refused at the next request; a
     await revokeClient(fixture.dir, "carol", new Date());
     const refused = await t.get(carol, "/health");
     assert.equal(refused.status, 403);
-    assert.equal(refused.body.code, "client_certificate_revoked");
+    assert.equal(refused.body.code, "client_certificate_refused");
+    assert.match(refused.body.error, /client carol is revoked/);
     assert.equal((await t.get(dave, "/health")).status, 200, "others are unaffected");
     // A revocation list that cannot be trusted: nobody, until it is fixed.
     const crl = `${fixture.dir}/${FILES.crl}`;
