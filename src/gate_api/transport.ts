@@ -74,8 +74,6 @@ export const MAIN_SOCKET_HINT =
 export interface UnixSocketTransportOptions {
   /** What to say when the socket cannot be reached (default {@link MAIN_SOCKET_HINT}). */
   hint?: string;
-  /** Injected fetch for tests (the socket client is still created and passed). */
-  fetchFn?: typeof fetch;
 }
 
 /** The gate over a local Unix socket (the main socket or the host-only admin socket). */
@@ -83,13 +81,11 @@ export class UnixSocketTransport implements GateTransport {
   readonly where: string;
   readonly hint: string;
   readonly #client: Deno.HttpClient;
-  readonly #fetch: typeof fetch;
 
   constructor(socketPath: string, options: UnixSocketTransportOptions = {}) {
     this.where = `the gate at ${socketPath}`;
     this.hint = options.hint ?? MAIN_SOCKET_HINT;
     this.#client = Deno.createHttpClient({ proxy: { transport: "unix", path: socketPath } });
-    this.#fetch = options.fetchFn ?? fetch;
   }
 
   async send(request: GateRequest): Promise<Response> {
@@ -101,7 +97,7 @@ export class UnixSocketTransport implements GateTransport {
       client: this.#client,
     };
     try {
-      return await this.#fetch(`http://localhost${request.path}`, init);
+      return await fetch(`http://localhost${request.path}`, init);
     } catch (err) {
       if (request.signal.aborted) throw err;
       throw new GateUnreachableError(connectFailureReason(err), { cause: err });

@@ -59,8 +59,6 @@ export interface GateClientOptions {
   timeouts?: Partial<GateTimeouts>;
   /** How long to wait for a refresh before serving a still-valid cached token. */
   staleWaitMs?: number;
-  /** Injected fetch for tests of the default Unix-socket transport. */
-  fetchFn?: typeof fetch;
   /** Bounds of the access-token and identity-token caches (each); defaults are documented there. */
   cache?: TokenCacheOptions;
 }
@@ -240,7 +238,7 @@ export class GateClient implements MetadataBackend {
 /** The default transport: the Unix socket of `options.socketPath`. */
 function unixTransport(options: GateClientOptions): GateTransport {
   if (!options.socketPath) throw new Error("GateClient needs a transport or a socketPath");
-  return new UnixSocketTransport(options.socketPath, { fetchFn: options.fetchFn });
+  return new UnixSocketTransport(options.socketPath);
 }
 
 /** The `exp` claim of a compact JWT in epoch ms, or undefined if it cannot be read. */
