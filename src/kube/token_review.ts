@@ -5,8 +5,8 @@
  * gate authenticates to the API server with its own service-account token (re-read on every call:
  * Kubernetes rotates it) and trusts only the cluster CA.
  *
- * Bounds: every call has a deadline and is cancelled with its requester; an answer is at most
- * 64 KiB; a positive answer is cached for at most a minute and never past the token's own expiry,
+ * Bounds: every call has a deadline and is cancelled with its requester; at most 16 are in flight
+ * (more are refused at once); an answer is at most 64 KiB; a positive answer is cached for at most a minute and never past the token's own expiry,
  * in a bounded LRU keyed by the token's SHA-256 (the token itself is never kept). Negative answers
  * are not cached. The API server echoes the token in its answer, so no answer body and no token
  * ever reaches a log line, an error or the audit.
@@ -46,6 +46,11 @@ export interface TokenReviewOptions {
   cacheMs?: number;
   /** Most cached answers (default 1024; least recently used go first). */
   cacheSize?: number;
+  /**
+   * Most reviews in flight at once (default 16); past it a request is refused at once (503), so
+   * a flood of unknown tokens (never cached) cannot pile up calls to the API server.
+   */
+  maxInFlight?: number;
   clock?: Clock;
   timers?: Timers;
   /** The gate's log (never given a token or an answer body). */
@@ -92,6 +97,7 @@ export class TokenReviewer implements BearerVerifier {
   readonly #client: Deno.HttpClient;
   readonly #allowed: Set<string>;
   readonly #cache = new Map<string, { name: string; until: number }>();
+  #inFlight = 0;
   /** Reviews sent to the API server (for tests and health). */
   reviews = 0;
 
@@ -105,6 +111,7 @@ export class TokenReviewer implements BearerVerifier {
     this.#options = {
       deadlineMs: 5_000,
       cacheSize: 1024,
+      maxInFlight: 16,
       clock: systemClock,
       timers: realTimers,
       ...options,
@@ -135,7 +142,21 @@ export class TokenReviewer implements BearerVerifier {
         return hit.name;
       }
     }
-    const name = await this.#review(token, signal);
+    if (this.#inFlight >= this.#options.maxInFlight) {
+      throw new HttpError(
+        503,
+        "too many Kubernetes token reviews in flight; try again",
+        BEARER_CODES.unavailable,
+        { headers: { "retry-after": "1" } },
+      );
+    }
+    this.#inFlight++;
+    let name: string;
+    try {
+      name = await this.#review(token, signal);
+    } finally {
+      this.#inFlight--;
+    }
     const exp = tokenExpiry(token);
     const until = Math.min(now + this.#options.cacheMs, exp !== undefined ? exp * 1000 : Infinity);
     if (until > now) {

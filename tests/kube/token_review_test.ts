@@ -17,7 +17,9 @@ const AUDIENCE = "authcalator-gate";
 const ALICE = "system:serviceaccount:agents:alice";
 const REVIEWER = "reviewer-sa-token-" + "r".repeat(20);
 
-async function setup(options: { cacheSize?: number; reviewer?: string } = {}) {
+async function setup(
+  options: { cacheSize?: number; reviewer?: string; maxInFlight?: number } = {},
+) {
   const dir = await Deno.makeTempDir({ prefix: "authcalator-tokenreview-" });
   const ca = await makeCa(dir);
   const server = await loopbackServer(ca);
@@ -40,6 +42,7 @@ async function setup(options: { cacheSize?: number; reviewer?: string } = {}) {
     allowed: [ALICE],
     deadlineMs: 2_000,
     cacheSize: options.cacheSize,
+    maxInFlight: options.maxInFlight,
     clock,
     timers,
     log: (m) => logs.push(m),
@@ -275,4 +278,27 @@ Deno.test("bad options are refused with what is wrong", () => {
   assert.equal(tokenExpiry("a.b"), undefined);
   assert.equal(tokenExpiry(`x.${btoa(JSON.stringify({ exp: 42 }))}.y`), 42);
   assert.equal(tokenExpiry(`x.${btoa(JSON.stringify({ exp: "soon" }))}.y`), undefined);
+});
+
+Deno.test("reviews in flight are bounded: past the bound a request is refused at once", async () => {
+  await using t = await setup({ maxInFlight: 2 });
+  t.api.fault = "hang";
+  const gone = new AbortController();
+  const held = [1, 2].map(() =>
+    refusal(
+      t.reviewer.verify(t.issue("agents", "alice", { audiences: [AUDIENCE] }), gone.signal),
+    )
+  );
+  for (let i = 0; i < 1000 && t.api.reviews < 2; i++) await new Promise((r) => setTimeout(r, 5));
+  const third = await refusal(
+    t.reviewer.verify(t.issue("agents", "alice", { audiences: [AUDIENCE] }), never),
+  );
+  assert.equal(third.status, 503);
+  assert.equal(third.headers["retry-after"], "1");
+  assert.equal(t.api.reviews, 2, "the third never reached the API");
+  gone.abort();
+  await Promise.all(held);
+  t.api.fault = "none";
+  const token = t.issue("agents", "alice", { audiences: [AUDIENCE] });
+  assert.equal(await t.reviewer.verify(token, never), ALICE, "the slots are free again");
 });
