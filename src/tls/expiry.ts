@@ -4,7 +4,7 @@
  * renews leaves that show up here.
  * @module
  */
-import { readPrivateFile } from "./files.ts";
+import { checkPrivateDir, readPrivateFile } from "./files.ts";
 import { EXPIRY_WARNING_DAYS, FILES, normalizeSerial, type x509 } from "./profile.ts";
 import { readRevoked } from "./revocation.ts";
 import { parseCertificate } from "./verify.ts";
@@ -79,8 +79,16 @@ export async function expiringMaterial(
 /** Names of the clients issued with `init-tls --client`, sorted. */
 export async function namedClients(dir: string): Promise<string[]> {
   const names: string[] = [];
+  const clients = `${dir}/${FILES.clientsDir}`;
   try {
-    for await (const entry of Deno.readDir(`${dir}/${FILES.clientsDir}`)) {
+    await Deno.lstat(clients);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return names;
+    throw err;
+  }
+  await checkPrivateDir(clients);
+  try {
+    for await (const entry of Deno.readDir(clients)) {
       const m = /^([a-z0-9-]+)\.pem$/.exec(entry.name);
       if (m && entry.isFile) names.push(m[1]);
     }

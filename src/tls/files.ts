@@ -90,7 +90,7 @@ export async function readPrivateFile(
     throw new UnsafeTlsFileError(`${path} changed while it was being opened; refusing it`);
   }
   checkFileInfo(path, opened, rules);
-  const bytes = new Uint8Array(await new Response(file.readable).arrayBuffer());
+  const bytes = await readAtMost(file, MAX_FILE_BYTES, path);
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
@@ -112,7 +112,33 @@ function checkFileInfo(path: string, info: Deno.FileInfo, rules: FileRules): voi
       }, readable beyond its owner; run: chmod 600 ${path}`,
     );
   }
-  if (info.size > 1_000_000) throw new UnsafeTlsFileError(`${path} is too large for TLS material`);
+  if (info.size > MAX_FILE_BYTES) {
+    throw new UnsafeTlsFileError(`${path} is too large for TLS material`);
+  }
+}
+
+/** No TLS file of ours comes near this; a bigger one is refused rather than read. */
+const MAX_FILE_BYTES = 1_000_000;
+
+/** Reads the whole file, refusing it if it grows past `limit` while being read. */
+async function readAtMost(file: Deno.FsFile, limit: number, path: string): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const buffer = new Uint8Array(64 * 1024);
+  for (;;) {
+    const n = await file.read(buffer);
+    if (n === null) break;
+    total += n;
+    if (total > limit) throw new UnsafeTlsFileError(`${path} is too large for TLS material`);
+    chunks.push(buffer.slice(0, n));
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
 }
 
 /** Writes `text` to `path` with mode 0600 via an exclusive `<path>.<24 hex>.tmp` and a rename. */

@@ -42,3 +42,18 @@ Deno.test("nothing is listed for fresh material; leaves show up 14 days before t
     await tls.cleanup();
   }
 });
+
+Deno.test("a clients directory that is a symlink or loose is refused", async () => {
+  const tls = await makeTlsDir();
+  try {
+    await issueNamedClient(tls.dir, "alice", new Date());
+    await Deno.chmod(`${tls.dir}/clients`, 0o755);
+    await assert.rejects(expiringMaterial(tls.dir, new Date()), /clients has mode 0755/);
+    await Deno.rename(`${tls.dir}/clients`, `${tls.root}/elsewhere`);
+    await Deno.chmod(`${tls.root}/elsewhere`, 0o700);
+    await Deno.symlink(`${tls.root}/elsewhere`, `${tls.dir}/clients`);
+    await assert.rejects(expiringMaterial(tls.dir, new Date()), /clients is a symlink/);
+  } finally {
+    await tls.cleanup();
+  }
+});

@@ -149,3 +149,13 @@ Deno.test("an unusable revocation list stops the gate from starting", async () =
     await tls.cleanup();
   }
 });
+
+Deno.test("a file too large to be TLS material is refused unread", async () => {
+  const tls = await makeTlsDir();
+  try {
+    await Deno.writeTextFile(`${tls.dir}/${FILES.server}`, "x".repeat(1_000_001), { mode: 0o600 });
+    await assert.rejects(loadTlsMaterial(tls.dir), /server\.pem is too large for TLS material/);
+  } finally {
+    await tls.cleanup();
+  }
+});
