@@ -13,6 +13,12 @@ import { type ReadResponse, runWithDeadline } from "../http/deadline_fetch.ts";
 import type { ExpiringToken } from "../token_cache.ts";
 import { type GateTransport, GateUnreachableError } from "./transport.ts";
 
+/**
+ * The most bytes of one answer the client reads (a token, a session, the pending list of at most a
+ * few requests are a few KiB): a broken or hostile gate at a remote address cannot fill memory.
+ */
+export const MAX_ANSWER_BYTES = 1 << 20;
+
 /** One bounded exchange. */
 export interface CallOptions {
   method?: "GET" | "POST" | "DELETE";
@@ -91,6 +97,38 @@ export function tokenOf(
   return { accessToken, expiresAt: arrivedAt + expiresIn * 1000 };
 }
 
+/** The body of `res` as text, refusing (and cancelling) one longer than {@link MAX_ANSWER_BYTES}. */
+async function boundedText(res: Response, what: string): Promise<string> {
+  if (!res.body) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > MAX_ANSWER_BYTES) {
+        reader.cancel().catch(() => {});
+        throw new HttpError(
+          502,
+          `the gate's answer was larger than ${MAX_ANSWER_BYTES} bytes while ${what}`,
+        );
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
 /** The gate, over one transport. */
 export class GateApi {
   readonly transport: GateTransport;
@@ -127,10 +165,11 @@ export class GateApi {
           headers: options.headers,
           signal: bounded,
         });
-        const text = await res.text();
+        const text = await boundedText(res, what);
         return { status: res.status, ok: res.ok, headers: res.headers, text };
       } catch (err) {
         if (bounded.aborted) throw err; // the deadline or the caller: runWithDeadline says which
+        if (err instanceof HttpError) throw err;
         if (err instanceof GateUnreachableError) throw this.unreachable(err, what);
         // The connection broke after the head arrived (the body did not come whole).
         throw this.unreachable(new GateUnreachableError("connection lost", { cause: err }), what);

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { HttpError } from "../../src/errors.ts";
 import { DeadlineError } from "../../src/http/deadline_fetch.ts";
-import { GateApi, jsonObject, tokenOf } from "../../src/gate_api/client.ts";
+import { GateApi, jsonObject, MAX_ANSWER_BYTES, tokenOf } from "../../src/gate_api/client.ts";
 import {
   type GateRequest,
   type GateTransport,
@@ -185,4 +185,46 @@ Deno.test("open() returns at the head with the body unread; unreachable is named
   const err = await down.open("/session", { what: "opening", signal: stop.signal })
     .then(() => undefined, (e) => e);
   assert.match(err.message, /^cannot reach the gate at \/test\.sock \(no such file/);
+});
+
+Deno.test("an answer larger than the bound is a 502, read no further than the bound", async () => {
+  let sent = 0;
+  const t = scripted(() =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        pull(c) {
+          sent += 64 * 1024;
+          c.enqueue(new Uint8Array(64 * 1024).fill(0x20));
+        },
+      }, { highWaterMark: 0 }),
+    )
+  );
+  const api = new GateApi(t.transport);
+  const err = await api.call("/token", { timeoutMs: 5_000, what: "asking" })
+    .then(() => undefined, (e) => e);
+  assert.ok(err instanceof HttpError);
+  assert.equal(err.status, 502);
+  assert.equal(
+    err.message,
+    `the gate's answer was larger than ${MAX_ANSWER_BYTES} bytes while asking`,
+  );
+  assert.ok(sent <= MAX_ANSWER_BYTES + 2 * 64 * 1024, `read ${sent} bytes`);
+  // A multi-byte character split across chunks decodes whole.
+  const text = "é".repeat(10);
+  const bytes = new TextEncoder().encode(text);
+  const split = scripted(() =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(bytes.slice(0, 3));
+          c.enqueue(bytes.slice(3));
+          c.close();
+        },
+      }),
+    )
+  );
+  assert.equal(
+    (await new GateApi(split.transport).call("/x", { timeoutMs: 1_000, what: "w" })).text,
+    text,
+  );
 });
