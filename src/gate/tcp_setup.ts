@@ -69,8 +69,8 @@ export async function startTcpListener(input: TcpSetupInput): Promise<TcpSetup> 
   const now = input.now ?? new Date();
   const dir = config.tls_dir ?? defaultTlsDir(env);
   const material = await loadTlsMaterial(dir, now);
-  const warnings = [...material.warnings];
-  for (const item of await expiringMaterial(dir, now)) warnings.push(describeExpiring(item));
+  const expiring = (await expiringMaterial(dir, now)).map(describeExpiring);
+  const warnings = [...material.warnings, ...expiring];
 
   const mode = tcpClientAuth(config);
   let auth: ClientAuthentication;
@@ -164,6 +164,7 @@ export async function startTcpListener(input: TcpSetupInput): Promise<TcpSetup> 
     facts: [
       ["tcp listener", `${shown}:${server.port}, TLS 1.2+, clients: ${clients}`],
       ["TLS material", `${dir} (server names ${material.serverSans.join(", ")})`],
+      ...expiring.map((line): [string, string] => ["TLS EXPIRY", line]),
     ],
     warnings,
     async close() {

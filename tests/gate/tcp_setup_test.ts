@@ -279,3 +279,18 @@ Deno.test("TokenReview mode from its keys; outside a cluster without gate_kube_a
     await fixture.cleanup();
   }
 });
+
+Deno.test("material expiring within 14 days is in the banner and the start warnings", async () => {
+  const fixture = await makeTlsDir({ now: new Date(Date.now() - 80 * 86400_000) });
+  try {
+    await using t = await gate(fixture);
+    const expiry = t.tcp.facts.filter(([k]) => k === "TLS EXPIRY").map(([, v]) => v);
+    assert.ok(
+      expiry.some((l) => /TLS server certificate expires in \d+ day/.test(l)),
+      expiry.join("\n"),
+    );
+    assert.ok(t.tcp.warnings.some((l) => /TLS server certificate expires in/.test(l)));
+  } finally {
+    await fixture.cleanup();
+  }
+});
