@@ -25,6 +25,12 @@ export interface PeerIdentity {
   exe?: string;
   /** `/proc/<pid>/cmdline`, split on NUL. */
   argv?: string[];
+  /**
+   * An unverified peer that authenticated otherwise (the TCP listener's client certificate or
+   * bearer token): `<how>:<name>`, so each remote client is its own requester (rate-limit slot).
+   * Never set from anything the request says about itself.
+   */
+  client?: string;
 }
 
 /** What a listener that knows its peers hands each request as Hono's `c.env`. */

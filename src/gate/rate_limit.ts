@@ -54,6 +54,8 @@ export class RateLimiter {
         ok: false,
         reason: requester === UNVERIFIED_KEY
           ? "A prod confirmation from an unverified requester is already pending"
+          : requester.startsWith("remote:")
+          ? "A prod confirmation from this remote client is already pending"
           : "A prod confirmation from this process is already pending",
       };
     }

@@ -67,9 +67,12 @@ const PROOF: Record<RemoteAuth, string> = {
  * TCP), its reason naming the authenticated client, how it proved it, and its address.
  */
 export function remotePeer(client: RemoteClient): PeerIdentity {
-  return unverified(
-    `tcp client "${sanitizeText(client.name)}" (${PROOF[client.auth]}) from ${
-      sanitizeText(client.address)
-    }; the kernel peer is not available over TCP`,
-  );
+  return {
+    ...unverified(
+      `tcp client "${sanitizeText(client.name)}" (${PROOF[client.auth]}) from ${
+        sanitizeText(client.address)
+      }; the kernel peer is not available over TCP`,
+    ),
+    client: `${client.auth}:${client.name}`,
+  };
 }

@@ -191,10 +191,12 @@ export function requesterLines(view: RequesterView | undefined): string[] {
 
 /**
  * The rate limiter's key for this requester: its kernel pid, so one process cannot hold another's
- * slot; every unverified requester shares the one "unverified" key (it cannot be told apart).
+ * slot; a remote client its authenticated identity; every other unverified requester shares the
+ * one "unverified" key (it cannot be told apart).
  */
 export function requesterKey(peer: PeerIdentity): string {
-  return peer.verified && peer.pid !== undefined ? `pid:${peer.pid}` : "unverified";
+  if (peer.verified && peer.pid !== undefined) return `pid:${peer.pid}`;
+  return !peer.verified && peer.client ? `remote:${peer.client}` : "unverified";
 }
 
 /** The audit fields naming the requester (peer) and the command check. */

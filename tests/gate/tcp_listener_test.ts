@@ -288,3 +288,25 @@ Deno.test("connections past the cap are dropped, handshaking ones included; the 
   });
   assert.equal(ok, 200);
 });
+
+Deno.test("each remote client is its own requester: two workspaces queue at once, one cannot twice", async () => {
+  await using t = await setup();
+  const alice = t.clientFor(await issue(t.ca, { cn: "alice", eku: "clientAuth" }));
+  const bob = t.clientFor(await issue(t.ca, { cn: "bob", eku: "clientAuth" }));
+  const ask = (client: Deno.HttpClient, id: string) =>
+    fetch(`${t.base}/session`, { method: "POST", client, headers: { "x-pending-id": id } });
+  const a = ask(alice, "a".repeat(32));
+  const b = ask(bob, "b".repeat(32));
+  await until("both queued", async () => {
+    const res = await t.layer.adminApp.request("http://admin/pending");
+    return ((await res.json()).pending as PendingRequestJson[]).length === 2 || undefined;
+  });
+  const again = await t.get(alice, "/session", { method: "POST" });
+  assert.equal(again.status, 429);
+  assert.match(again.body.error, /from this remote client is already pending/);
+  for (const id of ["a".repeat(32), "b".repeat(32)]) {
+    await t.layer.adminApp.request(`http://admin/pending/${id}/deny`, { method: "POST" });
+  }
+  assert.deepEqual([(await a).status, (await b).status], [403, 403]);
+  await Promise.all([(await a).body?.cancel(), (await b).body?.cancel()]);
+});
