@@ -2,7 +2,7 @@
  * `deno task bench`: measures, on loopback, (a) warm token throughput and latency through the
  * metadata-proxy against a bare Deno.serve answering the same bytes (1, 16, 64 connections, one
  * and two wrk threads, alternating rounds), (b) cold token latency through proxy → gate →
- * emulator minus the emulator's own time, (c) kube-token wall time against `deno run` on an empty
+ * emulator minus the emulator's own time (also over TCP + mTLS and TCP + bearer, as ratios), (c) kube-token wall time against `deno run` on an empty
  * script, (d) idle memory of gate and proxy after the first token against a bare Deno.serve,
  * (e) what each import costs in RSS, (f) a soak of 100k requests over 10k scope sets.
  * Writes bench-results/bench.md and bench-results/bench.json and prints the markdown.
@@ -18,9 +18,10 @@ import {
   SERVICE_ACCOUNT,
   startChain,
 } from "./bench/chain.ts";
-import { measureCold } from "./bench/cold.ts";
+import { measureCold, measureColdByTransport } from "./bench/cold.ts";
 import { importCosts } from "./bench/import_cost.ts";
 import { type BenchResults, type Machine, renderMarkdown, type Target } from "./bench/report.ts";
+import { startRemoteChains } from "./bench/remote_chains.ts";
 import { idleMemory } from "./bench/rss.ts";
 import { FULL_SOAK, soak } from "./bench/soak.ts";
 import { timeStartups } from "./bench/startup.ts";
@@ -211,6 +212,26 @@ async function main(): Promise<number> {
       SERVICE_ACCOUNT,
       settings.coldRuns,
     );
+    console.error("bench: (b) cold tokens over TCP (mTLS, bearer) beside the Unix socket");
+    const remote = await startRemoteChains(dir);
+    let coldByTransport;
+    try {
+      coldByTransport = await measureColdByTransport(
+        [
+          {
+            label: "Unix socket",
+            proxyUrl: chain.proxyUrl,
+            emulatorUrl: chain.emulatorUrl,
+            adcPath: chain.adcPath,
+          },
+          ...remote.chains,
+        ],
+        SERVICE_ACCOUNT,
+        settings.coldRuns,
+      );
+    } finally {
+      await remote.stop();
+    }
     console.error("bench: (c) kube-token start-up");
     const starts = await startup(chain, dir);
     console.error("bench: (e) import costs");
@@ -234,6 +255,7 @@ async function main(): Promise<number> {
       settings,
       warm: warmRows,
       cold,
+      coldByTransport,
       startup: starts,
       rss,
       imports,

@@ -1,7 +1,8 @@
 /**
  * Cold token latency: a token for scopes nobody asked for yet misses the proxy's and the gate's
  * caches, so the gate calls the emulator's generateAccessToken. Each such request is paired with
- * the same call made straight to the emulator, whose time is subtracted.
+ * the same call made straight to the emulator, whose time is subtracted. The same figure is also
+ * taken through remote gates (TCP + mTLS, TCP + bearer) beside the Unix socket's, as ratios.
  * @module
  */
 import { median, percentile } from "./stats.ts";
@@ -48,6 +49,12 @@ async function engineerToken(emulatorUrl: string, adcPath: string): Promise<stri
   return body.access_token;
 }
 
+/** Paired samples: each cold token through the proxy and the same call made to the emulator. */
+interface ColdSamples {
+  chain: number[];
+  emulator: number[];
+}
+
 /** Measures `runs` cold tokens through the proxy, each paired with a direct emulator call. */
 export async function measureCold(
   proxyUrl: string,
@@ -57,6 +64,19 @@ export async function measureCold(
   runs: number,
   warmup = 3,
 ): Promise<ColdResult> {
+  return summarize(
+    await coldSamples(proxyUrl, emulatorUrl, adcPath, serviceAccount, runs, warmup),
+  );
+}
+
+async function coldSamples(
+  proxyUrl: string,
+  emulatorUrl: string,
+  adcPath: string,
+  serviceAccount: string,
+  runs: number,
+  warmup: number,
+): Promise<ColdSamples> {
   const bearer = await engineerToken(emulatorUrl, adcPath);
   const tag = crypto.randomUUID().slice(0, 8);
   const chain: number[] = [];
@@ -82,9 +102,13 @@ export async function measureCold(
       emulator.push(direct);
     }
   }
+  return { chain, emulator };
+}
+
+function summarize({ chain, emulator }: ColdSamples): ColdResult {
   const overhead = chain.map((c, i) => c - emulator[i]);
   return {
-    runs,
+    runs: chain.length,
     chainP50Ms: median(chain),
     chainP99Ms: percentile(chain, 99),
     emulatorP50Ms: median(emulator),
@@ -92,4 +116,57 @@ export async function measureCold(
     overheadP50Ms: median(overhead),
     overheadP99Ms: percentile(overhead, 99),
   };
+}
+
+/** A proxy → gate → emulator path: the Unix socket's, or a remote gate's over TCP. */
+export interface TransportPath {
+  label: string;
+  proxyUrl: string;
+  emulatorUrl: string;
+  adcPath: string;
+}
+
+/** One transport's cold figures and their ratios to the first (Unix-socket) path's. */
+export interface TransportColdRow extends ColdResult {
+  transport: string;
+  /** Median through proxy and gate ÷ the Unix socket's. */
+  chainRatio: number;
+  /** authcalator's share (pairwise difference) at the median ÷ the Unix socket's. */
+  overheadRatio: number;
+}
+
+/**
+ * Cold tokens through each path in the same run, `runs` per path, in `rounds` alternating rounds
+ * (so a slow moment of the machine falls on every path alike); ratios are to `paths[0]`.
+ */
+export async function measureColdByTransport(
+  paths: TransportPath[],
+  serviceAccount: string,
+  runs: number,
+  rounds = 3,
+): Promise<TransportColdRow[]> {
+  const samples = paths.map((): ColdSamples => ({ chain: [], emulator: [] }));
+  const perRound = Math.max(1, Math.ceil(runs / rounds));
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, path] of paths.entries()) {
+      const got = await coldSamples(
+        path.proxyUrl,
+        path.emulatorUrl,
+        path.adcPath,
+        serviceAccount,
+        perRound,
+        round === 0 ? 3 : 0,
+      );
+      samples[i].chain.push(...got.chain);
+      samples[i].emulator.push(...got.emulator);
+    }
+  }
+  const results = samples.map(summarize);
+  const base = results[0];
+  return results.map((r, i) => ({
+    transport: paths[i].label,
+    ...r,
+    chainRatio: r.chainP50Ms / base.chainP50Ms,
+    overheadRatio: r.overheadP50Ms / base.overheadP50Ms,
+  }));
 }

@@ -1,5 +1,5 @@
 /** Renders the bench results as a markdown report (pure: results in, text out). */
-import type { ColdResult } from "./cold.ts";
+import type { ColdResult, TransportColdRow } from "./cold.ts";
 import type { ImportCost } from "./import_cost.ts";
 import type { SoakResult } from "./soak.ts";
 import type { StartupResult } from "./startup.ts";
@@ -44,6 +44,8 @@ export interface BenchResults {
   settings: { secondsPerRun: number; rounds: number; coldRuns: number; startupRuns: number };
   warm: WarmRow[];
   cold: ColdResult;
+  /** The cold figure through the Unix socket and remote gates (TCP + mTLS, TCP + bearer). */
+  coldByTransport?: TransportColdRow[];
   startup: { rows: (StartupResult & { ratio: number })[] };
   rss: RssRow[];
   imports: ImportCost[];
@@ -57,6 +59,24 @@ const mib = (v: number) => `${v.toFixed(1)} MiB`;
 const int = (v: number) => Math.round(v).toLocaleString("en-US");
 const range = (s: Spread) => `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})`;
 const loads = (l: number[]) => l.map((v) => v.toFixed(2)).join(" ");
+
+/** The (b) rows by transport: the same cold figure through each gate transport, in one run. */
+export function coldByTransportTable(rows: TransportColdRow[] | undefined): string[] {
+  if (!rows?.length) return [];
+  return [
+    `By transport, in the same run (${rows[0].runs} requests each, alternating rounds; each path ` +
+    "has its own emulator, subtracted pairwise; ratios to the Unix socket):",
+    "",
+    "| transport | through proxy and gate p50 | authcalator's share p50 | p99 | " +
+    "p50 ÷ Unix socket | share ÷ Unix socket |",
+    "|---|---:|---:|---:|---:|---:|",
+    ...rows.map((row) =>
+      `| ${row.transport} | ${ms(row.chainP50Ms)} | ${ms(row.overheadP50Ms)} | ` +
+      `${ms(row.overheadP99Ms)} | ${x(row.chainRatio)} | ${x(row.overheadRatio)} |`
+    ),
+    "",
+  ];
+}
 
 /** The markdown report. */
 export function renderMarkdown(r: BenchResults): string {
@@ -102,6 +122,7 @@ export function renderMarkdown(r: BenchResults): string {
       ms(r.cold.overheadP99Ms)
     } |`,
     "",
+    ...coldByTransportTable(r.coldByTransport),
     "### (c) kube-token wall time vs `deno run` on an empty script",
     "",
     `${r.settings.startupRuns} runs of each, round-robin, against the running metadata-proxy.`,
