@@ -253,3 +253,44 @@ Deno.test("TokenReview on the listener: an allowed service account is audited by
     await api?.close();
   }
 });
+
+Deno.test("the routes never see the credential, and learn the client only as an unverified peer", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "authcalator-bearer-strip-" });
+  const ca = await makeCa(dir);
+  const server = await loopbackServer(ca);
+  const list = `${dir}/tokens`;
+  await writeList(list, `${await sha256Hex(TOKEN_A)} ws-a\n`);
+  const seen: { authorization: boolean; reason?: string }[] = [];
+  const listener = await serveTcp({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: server.cert,
+    key: server.key,
+    ca: ca.cert,
+    auth: { kind: "bearer", verifier: await BearerTokensFile.open(list, () => {}) },
+    handler: async (request, env) => {
+      const peer = await env.peer!();
+      seen.push({ authorization: request.headers.has("authorization"), reason: peer.reason });
+      return new Response("{}", { headers: { "content-type": "application/json" } });
+    },
+  });
+  const client = Deno.createHttpClient({ caCerts: [ca.cert] });
+  try {
+    const res = await fetch(`https://localhost:${listener.port}/x`, {
+      client,
+      headers: { authorization: `Bearer ${TOKEN_A}` },
+    });
+    await res.body?.cancel();
+    assert.equal(res.status, 200);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].authorization, false);
+    assert.match(
+      seen[0].reason ?? "",
+      /^tcp client "ws-a" \(bearer token from the gate's token list\)/,
+    );
+  } finally {
+    client.close();
+    await listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
