@@ -1,7 +1,7 @@
 /**
  * The remote gate end to end, with real processes: the emulator, the gate with its TCP listener
  * (TLS material from init-tls), a metadata-proxy reaching it at `gate_url`, real clients (Node
- * google-auth-library, Python google-auth) behind the proxy, and with-prod's approval flow over
+ * google-auth-library, Python google-auth, kube-token) behind the proxy, and with-prod's approval flow over
  * TCP (approved on the gate's admin socket). Once with mTLS (a named client bundle, audited under
  * its name) and once with Kubernetes bearer tokens checked by TokenReview (the API stand-in in this
  * process), where the projected token file is replaced under a load of requests with zero
@@ -180,6 +180,14 @@ Deno.test("mTLS: proxy, real clients and with-prod's approval reach the gate ove
     assert.equal(res.status, 200);
     assert.match((await res.json()).access_token, /^ya29\./);
     await realClients(proxyUrl, dir);
+    // kubectl's credential plugin goes through the same proxy, so through the remote gate too.
+    const kube = spawnRole("kube-token", [], {
+      env: roleEnv(dir, { GCE_METADATA_HOST: new URL(proxyUrl).host }),
+    });
+    assert.equal((await kube.exited(30_000)).code, 0, kube.output());
+    const credential = JSON.parse(kube.output());
+    assert.equal(credential.kind, "ExecCredential");
+    assert.match(credential.status.token, /^ya29\./);
     const audit = await auditLines(chain);
     const dev = audit.filter((e) => e.socket === "tcp" && e.result === "granted");
     assert.ok(dev.length > 0, JSON.stringify(audit.slice(-3)));
