@@ -1,12 +1,12 @@
 /**
  * The remote gate end to end, with real processes: the emulator, the gate with its TCP listener
  * (TLS material from init-tls), a metadata-proxy reaching it at `gate_url`, real clients (Node
- * google-auth-library, Python google-auth, kube-token) behind the proxy, and with-prod's approval flow over
- * TCP (approved on the gate's admin socket). Once with mTLS (a named client bundle, audited under
- * its name) and once with Kubernetes bearer tokens checked by TokenReview (the API stand-in in this
- * process), where the projected token file is replaced under a load of requests with zero
- * failures and a token for another audience is refused at the proxy's start. Needs python3-google-auth
- * (.ci/run's packages) and curl.
+ * google-auth-library, Python google-auth, kube-token) behind the proxy, and with-prod's approval
+ * flow over TCP (approved on the gate's admin socket). Once with mTLS (a named client bundle,
+ * audited under its name) and once with Kubernetes bearer tokens checked by TokenReview (the API
+ * stand-in in this process), where the projected token file is replaced under a load of requests
+ * with zero failures and a token for another audience is refused at the proxy's start. Needs
+ * python3-google-auth (.ci/run's packages) and curl.
  */
 import assert from "node:assert/strict";
 import { freePort, type RunningProcess } from "../../src/testing/process.ts";
