@@ -10,13 +10,15 @@
  * HTTP/1.1 is served by the same server as the gate's Unix sockets (src/http/conn_server.ts):
  * each TLS socket is adapted to the byte-stream connection it reads and writes, so the bounded
  * head and body waits, the size caps, keep-alive, streamed (held-session) answers and
- * `request.signal` aborting on disconnect are the same code. The TLS handshake itself has its own
- * deadline; a plain-HTTP or plain-TCP client fails it and is dropped without an answer.
+ * `request.signal` aborting on disconnect are the same code. The first byte and the TLS handshake
+ * have their own deadline; a plain-HTTP client gets a 400 saying to use https, and any other
+ * non-TLS client is dropped without an answer.
  *
  * Each request runs as its {@link RemoteClient}: the audit records it, and the prod approval shows
  * it as an unverified requester naming the client and its address (no kernel peer over TCP).
  * @module
  */
+import net from "node:net";
 import tls from "node:tls";
 import type { TLSSocket } from "node:tls";
 import { type ConnServerLimits, DEFAULT_LIMITS, serveConnections } from "../http/conn_server.ts";
@@ -88,10 +90,14 @@ export async function serveTcp(options: TcpListenerOptions): Promise<TcpServer> 
     ALPNProtocols: ["http/1.1"],
   });
   const limits = { ...DEFAULT_LIMITS, ...GATE_LIMITS, ...options.limits };
-  // Connections still in their handshake count too: the TCP server drops those past the cap.
-  server.maxConnections = limits.maxConnections;
+  const handshakeMs = options.handshakeTimeoutMs ?? 10_000;
   const listener = new TlsListener(server);
   const refusals = new RefusalLog(log);
+  // The port's TCP server: it reads each connection's first byte (within the handshake deadline)
+  // and hands a TLS ClientHello to the TLS server; plain HTTP gets a 400 saying to use https, and
+  // anything else is dropped. Connections still in their handshake count toward the cap too.
+  const front = net.createServer((socket) => sniff(socket, server, handshakeMs, refusals));
+  front.maxConnections = limits.maxConnections;
   server.on("tlsClientError", (err: Error, socket: TLSSocket) => {
     refusals.note(
       `TLS handshake from ${
@@ -102,14 +108,15 @@ export async function serveTcp(options: TcpListenerOptions): Promise<TcpServer> 
     socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.hostname, () => {
-      server.off("error", reject);
+    front.once("error", reject);
+    front.listen(options.port, options.hostname, () => {
+      front.off("error", reject);
       resolve();
     });
   });
+  front.on("error", (err: Error) => options.onError?.("tcp server", err));
   server.on("error", (err: Error) => options.onError?.("tls server", err));
-  const bound = server.address() as { address: string; port: number };
+  const bound = front.address() as { address: string; port: number };
 
   const authenticate = async (request: Request, conn: TlsConnEnv): Promise<RemoteClient> => {
     const auth = options.auth;
@@ -177,8 +184,53 @@ export async function serveTcp(options: TcpListenerOptions): Promise<TcpServer> 
     get connections() {
       return served.connections;
     },
-    close: (graceMs = 250) => served.close(graceMs),
+    close: (graceMs = 250) => {
+      front.close();
+      return served.close(graceMs);
+    },
   };
+}
+
+const TLS_HANDSHAKE_RECORD = 0x16;
+const HTTP_METHOD = /^[A-Z]{3,10} /;
+
+/** Routes a new connection by its first byte (see serveTcp). */
+function sniff(
+  socket: net.Socket,
+  tlsServer: tls.Server,
+  deadlineMs: number,
+  refusals: RefusalLog,
+) {
+  const address = addressOf(socket);
+  // Errors of a socket dropped here are nobody's business but the log's.
+  socket.on("error", () => {});
+  socket.setNoDelay(true);
+  const timer = setTimeout(() => socket.destroy(), deadlineMs);
+  socket.once("close", () => clearTimeout(timer));
+  socket.once("data", (chunk: Uint8Array) => {
+    clearTimeout(timer);
+    if (chunk[0] === TLS_HANDSHAKE_RECORD) {
+      socket.pause();
+      socket.unshift(chunk);
+      tlsServer.emit("connection", socket);
+      return;
+    }
+    const text = new TextDecoder().decode(chunk.subarray(0, 16));
+    if (HTTP_METHOD.test(text)) {
+      refusals.note(`plain HTTP from ${address} refused: this port speaks TLS`);
+      const body = JSON.stringify({
+        error: "this gate port speaks TLS: use an https:// gate_url",
+        code: "tls_required",
+      });
+      socket.end(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n" +
+          `content-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
+    refusals.note(`connection from ${address} refused: not TLS`);
+    socket.destroy();
+  });
 }
 
 /** The JSON refusal every gate route answers with. */
@@ -324,7 +376,6 @@ class TlsListener {
   close() {
     if (this.#closed) return;
     this.#closed = true;
-    this.server.close();
     for (const conn of this.#queue.splice(0)) conn.close();
     this.#waiting?.reject(new Deno.errors.BadResource("listener closed"));
     this.#waiting = undefined;

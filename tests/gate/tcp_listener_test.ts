@@ -6,8 +6,8 @@
  * - expired, not-yet-valid, wrong-CA, wrong-EKU and missing certificates fail the handshake; an
  *   unnamed one is a 403; a certificate revoked while the gate runs is refused on its open
  *   keep-alive connection at the next request;
- * - plain HTTP and plain TCP on the TLS port are dropped without an answer, within the handshake
- *   deadline, and the listener keeps serving;
+ * - plain HTTP on the TLS port gets a 400 naming https; other plain TCP is dropped without an
+ *   answer, within the handshake deadline; the listener keeps serving;
  * - a prod approval shows the remote requester as a tcp client with its name and address, never a
  *   guessed process, and a held session streams over TLS and is revoked when its holder leaves.
  */
@@ -203,26 +203,29 @@ Deno.test("a certificate revoked while the gate runs is refused on its open conn
   assert.match(t.logs.join("\n"), /request from 127\.0\.0\.1:\d+ refused: 403/);
 });
 
-Deno.test("plain HTTP and plain TCP on the TLS port are dropped without an answer", async () => {
+Deno.test("plain HTTP on the TLS port gets a 400 naming https; other plain TCP is dropped", async () => {
   await using t = await setup();
-  await assert.rejects(
-    fetch(`http://127.0.0.1:${t.listener.port}/health`).then((r) => r.body?.cancel()),
-    TypeError,
-  );
+  const plain = await fetch(`http://127.0.0.1:${t.listener.port}/token`);
+  assert.equal(plain.status, 400);
+  assert.deepEqual(await plain.json(), {
+    error: "this gate port speaks TLS: use an https:// gate_url",
+    code: "tls_required",
+  });
   // Plain TCP that says nothing: closed at the handshake deadline, nothing written.
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: t.listener.port });
   const buf = new Uint8Array(64);
-  const read = await conn.read(buf).catch(() => null);
-  assert.equal(read, null, "closed without a byte");
-  conn.close();
-  // Garbage bytes are not a TLS ClientHello either.
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port: t.listener.port });
+  assert.equal(await silent.read(buf).catch(() => null), null, "closed without a byte");
+  silent.close();
+  // Bytes that are neither TLS nor HTTP: closed without a byte.
   const junk = await Deno.connect({ hostname: "127.0.0.1", port: t.listener.port });
-  await junk.write(new TextEncoder().encode("GET / HTTP/1.1\r\nhost: x\r\n\r\n"));
-  const answer = await junk.read(buf).catch(() => null);
-  assert.ok(answer === null || !new TextDecoder().decode(buf).includes("HTTP/1.1 200"));
+  await junk.write(new Uint8Array([0, 1, 2, 3, 255, 254]));
+  assert.equal(await junk.read(buf).catch(() => null), null);
   junk.close();
+  assert.match(t.logs.join("\n"), /plain HTTP from 127\.0\.0\.1:\d+ refused/);
+  assert.match(t.logs.join("\n"), /connection from 127\.0\.0\.1:\d+ refused: not TLS/);
+  assert.equal(t.audit.entries.length, 0);
   const alice = t.clientFor(await issue(t.ca, { cn: "alice", eku: "clientAuth" }));
-  assert.equal((await t.get(alice, "/health")).status, 200);
+  assert.equal((await t.get(alice, "/health")).status, 200, "the listener still serves");
 });
 
 Deno.test("prod over TCP: the approval shows the tcp client; a held session streams and is revoked when its holder leaves", async () => {
