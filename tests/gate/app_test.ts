@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { createGateApp } from "../../src/gate/app.ts";
 import {
   AUDIT_UNAVAILABLE,
   type AuditLog,
@@ -7,31 +6,17 @@ import {
   MemoryAuditLog,
 } from "../../src/gate/audit.ts";
 import { ManualClock } from "../../src/clock.ts";
-import { loadConfig } from "../../src/cli/config.ts";
 import { HttpError } from "../../src/errors.ts";
-import { FakeTokens } from "./fake_tokens.ts";
-import { createProdLayer } from "../../src/gate/prod.ts";
-import { FakeTimers } from "./confirm/fake_timers.ts";
+import { testGate } from "./gate_fixture.ts";
 
 function setup(auditLog?: AuditLog) {
-  const clock = new ManualClock();
-  const tokens = new FakeTokens(clock);
-  // Tests that pass their own log read it themselves; `entries` is for the default one.
-  const audit = (auditLog ?? new MemoryAuditLog()) as MemoryAuditLog;
-  const config = loadConfig({
-    flags: { project_id: "p", token_ttl_seconds: "1800" },
-    env: { HOME: "/h" },
+  const gate = testGate({
+    flags: { token_ttl_seconds: "1800" },
+    // Tests that pass their own log read it themselves; `entries` is for the default one.
+    audit: (auditLog ?? new MemoryAuditLog()) as MemoryAuditLog,
+    uptimeMs: 5500,
   });
-  const logs: string[] = [];
-  const deps = { config, clock, tokens, audit, startedAt: clock.now() - 5500 };
-  const prod = createProdLayer(deps, {
-    platform: "linux",
-    env: {},
-    runDialog: () => Promise.reject(new Error("no dialog expected")),
-    timers: new FakeTimers(),
-    log: (m) => logs.push(m),
-  });
-  const app = createGateApp(deps, "main", prod.handlers("main"), (m) => logs.push(m));
+  const { clock, tokens, audit, app, logs, layer: prod } = gate;
   const get = (path: string, init?: RequestInit) => app.request(`http://gate${path}`, init);
   return { clock, tokens, audit, app, get, logs, prod };
 }

@@ -4,15 +4,10 @@
  * and nothing a client sent can forge a line on an approval surface.
  */
 import assert from "node:assert/strict";
-import { loadConfig } from "../../src/cli/config.ts";
 import { renderRequest } from "../../src/commands/pending.ts";
-import { createGateApp } from "../../src/gate/app.ts";
-import { MemoryAuditLog } from "../../src/gate/audit.ts";
 import { dialogBody } from "../../src/gate/confirm/text.ts";
 import type { PendingRequestJson } from "../../src/gate/pending.ts";
-import { createProdLayer } from "../../src/gate/prod.ts";
-import { FakeTokens } from "./fake_tokens.ts";
-import { FakeTimers } from "./confirm/fake_timers.ts";
+import { testGate } from "./gate_fixture.ts";
 
 /** A small seeded PRNG (mulberry32), so a failure replays. */
 function prng(seed: number) {
@@ -63,23 +58,7 @@ const QUERIES = [
 Deno.test("seeded bad headers and parameters on prod routes: 4xx/501 or a sanitised queue entry, never 500", async () => {
   const random = prng(7);
   const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)];
-  const timers = new FakeTimers();
-  const clock = timers.clock;
-  const audit = new MemoryAuditLog();
-  const config = loadConfig({
-    flags: { project_id: "p", service_account: "sa@p.iam.gserviceaccount.com" },
-    env: { HOME: "/h" },
-  });
-  const logs: string[] = [];
-  const deps = { config, clock, tokens: new FakeTokens(clock), audit, startedAt: clock.now() };
-  const layer = createProdLayer(deps, {
-    platform: "linux",
-    env: {},
-    runDialog: () => Promise.reject(new Error("no dialog expected")),
-    timers,
-    log: (l) => logs.push(l),
-  });
-  const app = createGateApp(deps, "main", layer.handlers("main"), (l) => logs.push(l));
+  const { clock, audit, logs, layer, app } = testGate();
   const statuses = new Map<number, number>();
   for (let i = 0; i < 150; i++) {
     const word = () =>

@@ -5,16 +5,11 @@
  * whose own kernel argv ends with the command it reports. Issue 7, defect 2, end to end.
  */
 import assert from "node:assert/strict";
-import { loadConfig } from "../../src/cli/config.ts";
 import { renderRequest } from "../../src/commands/pending.ts";
-import { createGateApp } from "../../src/gate/app.ts";
-import { MemoryAuditLog } from "../../src/gate/audit.ts";
 import type { PendingRequestJson } from "../../src/gate/pending.ts";
-import { createProdLayer } from "../../src/gate/prod.ts";
 import { serveUnix, type UnixHandler } from "../../src/gate/unix_socket.ts";
 import { HOLD_HEARTBEAT_MS } from "../../src/gate_api/session_hold.ts";
-import { FakeTokens } from "./fake_tokens.ts";
-import { FakeTimers } from "./confirm/fake_timers.ts";
+import { testGate } from "./gate_fixture.ts";
 import { post, RawClient, until } from "./raw_client.ts";
 
 const linux = Deno.build.os === "linux";
@@ -23,22 +18,7 @@ const linux = Deno.build.os === "linux";
 async function start() {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/gate.sock`;
-  const timers = new FakeTimers();
-  const clock = timers.clock;
-  const audit = new MemoryAuditLog();
-  const config = loadConfig({
-    flags: { project_id: "p", service_account: "sa@p.iam.gserviceaccount.com" },
-    env: { HOME: "/h" },
-  });
-  const deps = { config, clock, tokens: new FakeTokens(clock), audit, startedAt: clock.now() };
-  const layer = createProdLayer(deps, {
-    platform: "linux",
-    env: {},
-    runDialog: () => Promise.reject(new Error("no dialog expected")),
-    timers,
-    log: () => {},
-  });
-  const app = createGateApp(deps, "main", layer.handlers("main"), () => {});
+  const { timers, clock, audit, layer, app } = testGate();
   const handler: UnixHandler = (req, env) => app.fetch(req, env);
   const server = await serveUnix(path, 0o600, handler);
   const pendingList = async () =>

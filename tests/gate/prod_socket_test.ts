@@ -6,19 +6,14 @@
  * kernel-peer listener hands it; the admin socket is driven in-process as `authcalator approve`.
  */
 import assert from "node:assert/strict";
-import { loadConfig } from "../../src/cli/config.ts";
 import { renderRequest } from "../../src/commands/pending.ts";
-import { createGateApp } from "../../src/gate/app.ts";
-import { MemoryAuditLog } from "../../src/gate/audit.ts";
 import type { PendingRequestJson } from "../../src/gate/pending.ts";
 import type { PeerEnv, PeerIdentity } from "../../src/gate/peer.ts";
-import { createProdLayer } from "../../src/gate/prod.ts";
 import { PROD_BODY_TIMEOUT_MS } from "../../src/gate/request_body.ts";
 import { pairingCode } from "../../src/gate_api/pairing_code.ts";
 import { HOLD_HEARTBEAT, HOLD_HEARTBEAT_MS } from "../../src/gate_api/session_hold.ts";
-import { FakeTokens } from "./fake_tokens.ts";
+import { testGate } from "./gate_fixture.ts";
 import { post, RawClient, until } from "./raw_client.ts";
-import { FakeTimers } from "./confirm/fake_timers.ts";
 
 const CMD = ["gcloud", "sql", "connect", "prod-db"];
 const ENGINEER: PeerIdentity = {
@@ -40,24 +35,7 @@ const ATTACKER: PeerIdentity = {
 async function setup() {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/gate.sock`;
-  const timers = new FakeTimers();
-  const clock = timers.clock;
-  const tokens = new FakeTokens(clock);
-  const audit = new MemoryAuditLog();
-  const config = loadConfig({
-    flags: { project_id: "p", service_account: "sa@p.iam.gserviceaccount.com" },
-    env: { HOME: "/h" },
-  });
-  const logs: string[] = [];
-  const deps = { config, clock, tokens, audit, startedAt: clock.now() };
-  const layer = createProdLayer(deps, {
-    platform: "linux",
-    env: {},
-    runDialog: () => Promise.reject(new Error("no dialog expected")),
-    timers,
-    log: (l) => logs.push(l),
-  });
-  const app = createGateApp(deps, "main", layer.handlers("main"), (l) => logs.push(l));
+  const { timers, clock, audit, logs, layer, app } = testGate();
   /** Peers handed to the next requests on the socket, in arrival order. */
   const peers: PeerIdentity[] = [];
   const server = Deno.serve(

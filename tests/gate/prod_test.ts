@@ -4,15 +4,15 @@
  * the tests decide through the admin app, as `authcalator approve` does.
  */
 import assert from "node:assert/strict";
-import { loadConfig } from "../../src/cli/config.ts";
 import { HttpError } from "../../src/errors.ts";
 import { createGateApp } from "../../src/gate/app.ts";
-import { auditUnavailable, MemoryAuditLog, mustBeAudited } from "../../src/gate/audit.ts";
+import { auditUnavailable, mustBeAudited } from "../../src/gate/audit.ts";
 import type { PeerEnv } from "../../src/gate/peer.ts";
-import { createProdLayer, dialogEnv } from "../../src/gate/prod.ts";
+import { dialogEnv } from "../../src/gate/prod.ts";
 import { pairingCode } from "../../src/gate_api/pairing_code.ts";
 import { FakeTokens } from "./fake_tokens.ts";
-import { FakeTimers, flush } from "./confirm/fake_timers.ts";
+import { testGate } from "./gate_fixture.ts";
+import { flush } from "./confirm/fake_timers.ts";
 
 class CountingTokens extends FakeTokens {
   prodCalls: { scopes: string[]; ttl: number }[] = [];
@@ -23,29 +23,11 @@ class CountingTokens extends FakeTokens {
 }
 
 function setup(flags: Record<string, string> = {}) {
-  const timers = new FakeTimers();
-  const clock = timers.clock;
-  const tokens = new CountingTokens(clock);
-  const audit = new MemoryAuditLog();
-  const config = loadConfig({
-    flags: {
-      project_id: "p",
-      service_account: "sa@p.iam.gserviceaccount.com",
-      token_ttl_seconds: "3600",
-      ...flags,
-    },
-    env: { HOME: "/h" },
+  const gate = testGate({
+    flags: { token_ttl_seconds: "3600", ...flags },
+    tokens: (clock) => new CountingTokens(clock),
   });
-  const logs: string[] = [];
-  const deps = { config, clock, tokens, audit, startedAt: clock.now() };
-  const layer = createProdLayer(deps, {
-    platform: "linux",
-    env: {},
-    runDialog: () => Promise.reject(new Error("no dialog expected")),
-    timers,
-    log: (l) => logs.push(l),
-  });
-  const app = createGateApp(deps, "main", layer.handlers("main"), (l) => logs.push(l));
+  const { timers, clock, tokens, audit, logs, layer, app, deps } = gate;
   const call = async (path: string, init?: RequestInit): Promise<Response> =>
     await app.request(`http://gate${path}`, init);
   const admin = async (path: string, method = "GET"): Promise<Response> =>
@@ -482,20 +464,9 @@ Deno.test("the dialog environment is an allow-list without credentials", () => {
 
 /** A gate with a terminal that never answers (the prompt's budget decides). */
 function setupWithTerminal() {
-  const timers = new FakeTimers();
-  const clock = timers.clock;
-  const tokens = new CountingTokens(clock);
-  const audit = new MemoryAuditLog();
-  const config = loadConfig({
-    flags: { project_id: "p", service_account: "sa@p.iam.gserviceaccount.com" },
-    env: { HOME: "/h" },
-  });
   const written: string[] = [];
-  const deps = { config, clock, tokens, audit, startedAt: clock.now() };
-  const layer = createProdLayer(deps, {
-    platform: "linux",
-    env: {},
-    runDialog: () => Promise.reject(new Error("no dialog expected")),
+  const { timers, audit, layer, app, tokens } = testGate({
+    tokens: (clock) => new CountingTokens(clock),
     terminal: {
       write: (text) => written.push(text),
       readLine: (signal) =>
@@ -505,10 +476,7 @@ function setupWithTerminal() {
         }),
       discardTypeAhead: () => {},
     },
-    timers,
-    log: () => {},
   });
-  const app = createGateApp(deps, "main", layer.handlers("main"), () => {});
   return { timers, audit, written, layer, app, tokens };
 }
 

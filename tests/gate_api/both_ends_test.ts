@@ -6,34 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { ManualClock } from "../../src/clock.ts";
-import { loadConfig } from "../../src/cli/config.ts";
 import { HttpError } from "../../src/errors.ts";
-import { createGateApp } from "../../src/gate/app.ts";
-import { MemoryAuditLog } from "../../src/gate/audit.ts";
-import { createProdLayer } from "../../src/gate/prod.ts";
 import { GateClient } from "../../src/metadata/gate_client.ts";
 import { GateSessionClient } from "../../src/with_prod/gate_session.ts";
 import { unixAdminCall } from "../../src/commands/pending.ts";
+import { testGate } from "../gate/gate_fixture.ts";
 import { UnixSocketTransport } from "../../src/gate_api/transport.ts";
-import { FakeTokens } from "../gate/fake_tokens.ts";
-import { FakeTimers } from "../gate/confirm/fake_timers.ts";
 
 /** The gate's two apps on two real sockets. */
 async function gate() {
   const dir = await Deno.makeTempDir({ prefix: "authcalator-wire-" });
-  const clock = new ManualClock();
-  const tokens = new FakeTokens(clock);
-  const audit = new MemoryAuditLog();
-  const config = loadConfig({ flags: { project_id: "p" }, env: { HOME: "/h" } });
-  const deps = { config, clock, tokens, audit, startedAt: clock.now() };
-  const prod = createProdLayer(deps, {
-    platform: "linux",
-    env: {},
-    runDialog: () => Promise.reject(new Error("no dialog expected")),
-    timers: new FakeTimers(),
-    log: () => {},
-  });
-  const main = createGateApp(deps, "main", prod.handlers("main"), () => {});
+  const { tokens, layer: prod, app: main } = testGate();
   const socket = `${dir}/gate.sock`;
   const adminSocket = `${dir}/admin.sock`;
   const servers = [
