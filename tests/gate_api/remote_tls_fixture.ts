@@ -66,7 +66,7 @@ export interface StandInGate {
  */
 export async function startStandInGate(
   material: TlsMaterial,
-  options: { requireClientCert?: boolean } = {},
+  options: { requireClientCert?: boolean; port?: number } = {},
 ): Promise<StandInGate> {
   const seen: SeenRequest[] = [];
   let connections = 0;
@@ -93,8 +93,15 @@ export async function startStandInGate(
       : { path: req.url };
     res.end(JSON.stringify(body));
   });
-  server.on("secureConnection", () => connections++);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const sockets = new Set<TLSSocket>();
+  server.on("secureConnection", (socket: TLSSocket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) =>
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve())
+  );
   const port = (server.address() as { port: number }).port;
   return {
     port,
@@ -102,7 +109,7 @@ export async function startStandInGate(
     connections: () => connections,
     close: () =>
       new Promise<void>((resolve) => {
-        server.closeAllConnections?.();
+        for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
   };

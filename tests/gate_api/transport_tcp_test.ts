@@ -88,6 +88,31 @@ Deno.test("a gate whose certificate is from another CA is refused before any req
   }
 });
 
+Deno.test("a restarted gate is reached again on a new connection, the client unchanged", async () => {
+  const first = await startStandInGate(material);
+  const remote = await loadRemoteGate({
+    gate_url: `https://localhost:${first.port}`,
+    tls_bundle: bundleFile,
+    env: {},
+  });
+  const transport = new TcpTransport(remote);
+  let second: Awaited<ReturnType<typeof startStandInGate>> | undefined;
+  try {
+    await (await get(transport)).body?.cancel();
+    await first.close();
+    const down = await unreachable(transport);
+    assert.match(down.reason, /connection refused/);
+    second = await startStandInGate(material, { port: first.port });
+    const res = await get(transport);
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    assert.equal(second.seen.length, 1);
+  } finally {
+    transport.close();
+    await second?.close();
+  }
+});
+
 Deno.test("a gate that refuses the client certificate is named as refusing it", async () => {
   // The foreign gate trusts only its own CA: our client certificate is refused in the handshake.
   const gate = await startStandInGate(foreign);
