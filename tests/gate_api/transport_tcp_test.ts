@@ -52,6 +52,24 @@ Deno.test("mTLS: the client certificate's name reaches the gate, on one kept-ali
   }
 });
 
+Deno.test("a gate_url path prefix is kept: endpoint paths are appended to it", async () => {
+  const gate = await startStandInGate(material);
+  const transport = new TcpTransport(
+    await loadRemoteGate({
+      gate_url: `https://localhost:${gate.port}/authcalator//`,
+      tls_bundle: bundleFile,
+      env: {},
+    }),
+  );
+  try {
+    await (await get(transport, "/token?scopes=a")).body?.cancel();
+    assert.deepEqual(gate.seen.map((s) => s.path), ["/authcalator/token?scopes=a"]);
+  } finally {
+    transport.close();
+    await gate.close();
+  }
+});
+
 Deno.test("a server name the client did not ask for is refused, naming --san", async () => {
   const onlyLocalhost = await issueTlsMaterial({ sans: ["DNS:localhost"] });
   const gate = await startStandInGate(onlyLocalhost);
