@@ -14,10 +14,10 @@ import type { ApiListener, GateDeps } from "./types.ts";
 import { CLOUD_PLATFORM_SCOPE } from "../cli/config.ts";
 import {
   GATE_PATHS,
+  GATE_QUERY as Q,
   MIN_TOKEN_TTL_SECONDS,
   parseScopes,
   parseTtl,
-  PROD_SESSION_QUERY as Q,
   type TokenAnswer,
 } from "../gate_api/wire.ts";
 

@@ -20,14 +20,14 @@ import { SESSION_HOLD_HEADER } from "../gate_api/session_hold.ts";
 import { parseWrappedCommand } from "../gate_api/wrapped_command.ts";
 import {
   GATE_PATHS,
+  GATE_QUERY as Q,
   MIN_SESSION_TTL_SECONDS,
   MIN_TOKEN_TTL_SECONDS,
   newPendingId,
   parseScopes,
   parseTtl,
   PENDING_ID,
-  PROD_SESSION_HEADERS as H,
-  PROD_SESSION_QUERY as Q,
+  PROD_HEADERS as H,
   type SessionAnswer,
   type TokenAnswer,
 } from "../gate_api/wire.ts";

@@ -36,7 +36,7 @@ export const ADMIN_PATHS = {
 } as const;
 
 /** Request headers of `POST /session` and `/token?level=prod` (`X-Target-Project` also on refresh). */
-export const PROD_SESSION_HEADERS = {
+export const PROD_HEADERS = {
   /** The wrapped argv as a JSON array (codec: wrapped_command.ts). */
   wrappedCommand: "x-wrapped-command",
   /** The client's 32-hex pending id, so its user can find the request (and its pairing code). */
@@ -45,8 +45,8 @@ export const PROD_SESSION_HEADERS = {
   targetProject: "x-target-project",
 } as const;
 
-/** Query parameters of the token and session routes. */
-export const PROD_SESSION_QUERY = {
+/** Query parameters of the main socket's routes. */
+export const GATE_QUERY = {
   scopes: "scopes",
   pamPolicy: "pam_policy",
   tokenTtlSeconds: "token_ttl_seconds",

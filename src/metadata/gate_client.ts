@@ -14,12 +14,7 @@ import {
   GateUnreachableError,
   UnixSocketTransport,
 } from "../gate_api/transport.ts";
-import {
-  encodeScopes,
-  GATE_PATHS,
-  type HealthAnswer,
-  PROD_SESSION_QUERY,
-} from "../gate_api/wire.ts";
+import { encodeScopes, GATE_PATHS, GATE_QUERY, type HealthAnswer } from "../gate_api/wire.ts";
 import { type ExpiringToken, TokenCache, type TokenCacheOptions } from "../token_cache.ts";
 import type { IdTokenFormat, MetadataBackend } from "./backend.ts";
 
@@ -170,7 +165,7 @@ export class GateClient implements MetadataBackend {
 
   async #fetchToken(scopes: string[]): Promise<ExpiringToken> {
     const what = "asking the gate for an access token";
-    const path = `${GATE_PATHS.token}?${PROD_SESSION_QUERY.scopes}=${encodeScopes(scopes)}`;
+    const path = `${GATE_PATHS.token}?${GATE_QUERY.scopes}=${encodeScopes(scopes)}`;
     const body = await this.#get(path, what, this.#timeouts.token);
     // Dated from the answer's arrival: a gate that took 50 s must not age its token by 50 s.
     const token = tokenOf(body, this.#clock.now(), what);
@@ -186,7 +181,7 @@ export class GateClient implements MetadataBackend {
     const key = `${format} ${audience}`;
     const token = await this.#idTokens.get(key, async () => {
       const what = "asking the gate for an identity token";
-      const Q = PROD_SESSION_QUERY;
+      const Q = GATE_QUERY;
       const path = `${GATE_PATHS.idToken}?${Q.audience}=${encodeURIComponent(audience)}&` +
         `${Q.format}=${format}`;
       let body;

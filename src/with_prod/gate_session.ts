@@ -20,8 +20,8 @@ import {
 import {
   encodeScopes,
   GATE_PATHS,
-  PROD_SESSION_HEADERS,
-  PROD_SESSION_QUERY,
+  GATE_QUERY,
+  PROD_HEADERS,
   queryOf,
   SESSION_ID,
 } from "../gate_api/wire.ts";
@@ -59,7 +59,7 @@ export interface SessionRequest {
 
 /** The path and query of `POST /session` for `req` (scopes comma-joined, each encoded). */
 export function sessionPath(req: SessionRequest): string {
-  const Q = PROD_SESSION_QUERY;
+  const Q = GATE_QUERY;
   const q = new URLSearchParams();
   const query = [`${Q.scopes}=${encodeScopes(req.scopes)}`];
   if (req.pamPolicy) q.set(Q.pamPolicy, req.pamPolicy);
@@ -74,9 +74,9 @@ export function sessionPath(req: SessionRequest): string {
 /** The request headers of `POST /session` for `req`. */
 export function sessionHeaders(req: SessionRequest): Record<string, string> {
   return {
-    [PROD_SESSION_HEADERS.wrappedCommand]: encodeWrappedCommand(req.argv),
-    [PROD_SESSION_HEADERS.pendingId]: req.pendingId,
-    [PROD_SESSION_HEADERS.targetProject]: req.targetProject,
+    [PROD_HEADERS.wrappedCommand]: encodeWrappedCommand(req.argv),
+    [PROD_HEADERS.pendingId]: req.pendingId,
+    [PROD_HEADERS.targetProject]: req.targetProject,
   };
 }
 
@@ -199,11 +199,11 @@ export class GateSessionClient {
     const what = "refreshing the prod session's token";
     const fetchedAt = this.#clock.now();
     const res = await this.#gate.call(
-      `${GATE_PATHS.token}${queryOf(PROD_SESSION_QUERY.session, sessionId)}`,
+      `${GATE_PATHS.token}${queryOf(GATE_QUERY.session, sessionId)}`,
       {
         timeoutMs: GATE_DEADLINES.refresh,
         what,
-        headers: { [PROD_SESSION_HEADERS.targetProject]: targetProject },
+        headers: { [PROD_HEADERS.targetProject]: targetProject },
       },
     );
     if (res.status === 401) {
@@ -218,7 +218,7 @@ export class GateSessionClient {
 
   /** `GET /session?id=`: throws unless the session is still active (never mints). */
   async checkSession(sessionId: string): Promise<void> {
-    await this.#gate.json(`${GATE_PATHS.session}${queryOf(PROD_SESSION_QUERY.id, sessionId)}`, {
+    await this.#gate.json(`${GATE_PATHS.session}${queryOf(GATE_QUERY.id, sessionId)}`, {
       timeoutMs: GATE_DEADLINES.health,
       what: "checking the prod session",
     });
@@ -228,7 +228,7 @@ export class GateSessionClient {
   async revoke(sessionId: string): Promise<string | undefined> {
     try {
       const res = await this.#gate.call(
-        `${GATE_PATHS.session}${queryOf(PROD_SESSION_QUERY.id, sessionId)}`,
+        `${GATE_PATHS.session}${queryOf(GATE_QUERY.id, sessionId)}`,
         { method: "DELETE", timeoutMs: GATE_DEADLINES.revoke, what: "revoking the prod session" },
       );
       if (res.ok || res.status === 404) return undefined;

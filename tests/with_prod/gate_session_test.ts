@@ -10,7 +10,7 @@ import { HELD_SESSION_CONTENT_TYPE } from "../../src/gate_api/session_hold.ts";
 import { DeadlineError } from "../../src/http/deadline_fetch.ts";
 import { systemClock } from "../../src/clock.ts";
 import { realTimers } from "../../src/gate/confirm/timers.ts";
-import { GATE_PATHS, PROD_SESSION_HEADERS } from "../../src/gate_api/wire.ts";
+import { GATE_PATHS, PROD_HEADERS } from "../../src/gate_api/wire.ts";
 
 const base = {
   argv: ["gcloud", "sql", "instances", "list"],
@@ -46,14 +46,14 @@ Deno.test("the path carries the scopes comma-joined and only the options that we
 
 Deno.test("the headers are the wire module's names; the command is the bounded JSON argv", () => {
   const h = sessionHeaders(base);
-  assert.deepEqual(Object.keys(h).sort(), Object.values(PROD_SESSION_HEADERS).sort());
-  assert.deepEqual(JSON.parse(h[PROD_SESSION_HEADERS.wrappedCommand]), base.argv);
-  assert.equal(h[PROD_SESSION_HEADERS.pendingId], base.pendingId);
-  assert.equal(h[PROD_SESSION_HEADERS.targetProject], "prod-proj");
+  assert.deepEqual(Object.keys(h).sort(), Object.values(PROD_HEADERS).sort());
+  assert.deepEqual(JSON.parse(h[PROD_HEADERS.wrappedCommand]), base.argv);
+  assert.equal(h[PROD_HEADERS.pendingId], base.pendingId);
+  assert.equal(h[PROD_HEADERS.targetProject], "prod-proj");
   // A header value never carries a raw newline or non-ASCII byte.
   const odd = sessionHeaders({ ...base, argv: ["echo", "a\r\nX-Evil: 1", "ü"] });
-  assert.match(odd[PROD_SESSION_HEADERS.wrappedCommand], /^[\x20-\x7e]+$/);
-  assert.deepEqual(JSON.parse(odd[PROD_SESSION_HEADERS.wrappedCommand]), [
+  assert.match(odd[PROD_HEADERS.wrappedCommand], /^[\x20-\x7e]+$/);
+  assert.deepEqual(JSON.parse(odd[PROD_HEADERS.wrappedCommand]), [
     "echo",
     "a\r\nX-Evil: 1",
     "ü",
