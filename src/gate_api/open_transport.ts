@@ -25,7 +25,17 @@ export async function openGateTransport(
   env: Record<string, string | undefined>,
   warn: (line: string) => void,
 ): Promise<GateTransport> {
-  if (config.gate_url === undefined) return new UnixSocketTransport(config.socket_path);
+  if (config.gate_url === undefined) {
+    const remoteOnly = (["gate_token_file", "tls_bundle"] as const).filter((k) => config[k]);
+    if (remoteOnly.length) {
+      warn(
+        `${remoteOnly.join(" and ")} ${remoteOnly.length > 1 ? "are" : "is"} set but gate_url ` +
+          `is not, so the gate's Unix socket ${config.socket_path} is used; set gate_url to ` +
+          "reach a remote gate",
+      );
+    }
+    return new UnixSocketTransport(config.socket_path);
+  }
   const remote = await loadRemoteGate({
     gate_url: config.gate_url,
     tls_bundle: config.tls_bundle_from_flag ? undefined : config.tls_bundle,

@@ -49,14 +49,26 @@ async function clientNameSeen(
   }
 }
 
-Deno.test("no gate_url: the Unix socket", async () => {
+Deno.test("no gate_url: the Unix socket, with a warning when remote-only settings are given", async () => {
   const config = loadConfig({ flags: { socket_path: "/run/x/gate.sock" }, env: {} });
-  const transport = await openGateTransport(config, {}, () => {});
+  const warnings: string[] = [];
+  const transport = await openGateTransport(config, {}, (w) => warnings.push(w));
   try {
     assert.equal(transport.where, "the gate at /run/x/gate.sock");
+    assert.deepEqual(warnings, []);
   } finally {
     transport.close();
   }
+  const stray = loadConfig({
+    flags: { socket_path: "/run/x/gate.sock", gate_token_file: "/t/token" },
+    env: {},
+  });
+  const unix = await openGateTransport(stray, {}, (w) => warnings.push(w));
+  unix.close();
+  assert.deepEqual(warnings, [
+    "gate_token_file is set but gate_url is not, so the gate's Unix socket /run/x/gate.sock is " +
+    "used; set gate_url to reach a remote gate",
+  ]);
 });
 
 Deno.test("--tls-bundle beats the env bundle, which beats GCP_AUTHCALATOR_TLS_BUNDLE", async () => {
