@@ -63,9 +63,10 @@ Deno.test("no gate_url: the Unix socket, with a warning when remote-only setting
     flags: { socket_path: "/run/x/gate.sock", gate_token_file: "/t/token" },
     env: {},
   });
-  const unix = await openGateTransport(stray, {}, (w) => warnings.push(w));
+  const strayWarnings: string[] = [];
+  const unix = await openGateTransport(stray, {}, (w) => strayWarnings.push(w));
   unix.close();
-  assert.deepEqual(warnings, [
+  assert.deepEqual(strayWarnings, [
     "gate_token_file is set but gate_url is not, so the gate's Unix socket /run/x/gate.sock is " +
     "used; set gate_url to reach a remote gate",
   ]);
