@@ -8,6 +8,7 @@
 import { HttpError } from "../errors.ts";
 import { PROD_OUTCOME_CODES } from "../gate_api/prod_outcome.ts";
 import type { Timers } from "./confirm/timers.ts";
+import { concatChunks } from "../http/read_capped.ts";
 
 /** Largest body a prod request may carry (they carry none; a little slack for odd clients). */
 export const MAX_PROD_BODY_BYTES = 4096;
@@ -77,11 +78,5 @@ export async function readBoundedBody(request: Request, limits: BodyLimits): Pro
     cancel();
     reader.releaseLock();
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
+  return concatChunks(chunks, size);
 }

@@ -10,6 +10,7 @@
  */
 import { HttpError } from "../errors.ts";
 import { type ReadResponse, runWithDeadline } from "../http/deadline_fetch.ts";
+import { readCapped } from "../http/read_capped.ts";
 import type { ExpiringToken } from "../token_cache.ts";
 import { type GateTransport, GateUnreachableError } from "./transport.ts";
 
@@ -99,34 +100,14 @@ export function tokenOf(
 
 /** The body of `res` as text, refusing (and cancelling) one longer than {@link MAX_ANSWER_BYTES}. */
 async function boundedText(res: Response, what: string): Promise<string> {
-  if (!res.body) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = res.body.getReader();
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > MAX_ANSWER_BYTES) {
-        reader.cancel().catch(() => {});
-        throw new HttpError(
-          502,
-          `the gate's answer was larger than ${MAX_ANSWER_BYTES} bytes while ${what}`,
-        );
-      }
-      chunks.push(value);
-    }
-  } finally {
-    reader.releaseLock();
+  const bytes = await readCapped(res.body, MAX_ANSWER_BYTES);
+  if (!bytes) {
+    throw new HttpError(
+      502,
+      `the gate's answer was larger than ${MAX_ANSWER_BYTES} bytes while ${what}`,
+    );
   }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return new TextDecoder().decode(all);
+  return new TextDecoder().decode(bytes);
 }
 
 /** The gate, over one transport. */
