@@ -96,14 +96,21 @@ export async function serveTcp(options: TcpListenerOptions): Promise<TcpServer> 
   // The port's TCP server: it reads each connection's first byte (within the handshake deadline)
   // and hands a TLS ClientHello to the TLS server; plain HTTP gets a 400 saying to use https, and
   // anything else is dropped. Connections still in their handshake count toward the cap too.
-  const front = net.createServer((socket) => sniff(socket, server, handshakeMs, refusals));
+  // Connections whose first byte has not come yet: dropped at close (they hold no request; past
+  // it, the TLS handshake's own deadline bounds them).
+  const opening = new Set<net.Socket>();
+  const front = net.createServer((socket) => {
+    opening.add(socket);
+    socket.once("close", () => opening.delete(socket));
+    sniff(socket, server, handshakeMs, refusals, () => opening.delete(socket));
+  });
   front.maxConnections = limits.maxConnections;
   server.on("tlsClientError", (err: Error, socket: TLSSocket) => {
     refusals.note(
       `TLS handshake from ${
         addressOf(handshakePeer(socket))
-      } refused (plain HTTP, no or untrusted client ` +
-        `certificate, expired, not yet valid or not for client authentication): ${err.message}`,
+      } refused (no or untrusted client certificate, expired, not yet valid, not for client ` +
+        `authentication, or no common TLS version): ${err.message}`,
     );
     socket.destroy();
   });
@@ -186,6 +193,7 @@ export async function serveTcp(options: TcpListenerOptions): Promise<TcpServer> 
     },
     close: (graceMs = 250) => {
       front.close();
+      for (const socket of opening) socket.destroy();
       return served.close(graceMs);
     },
   };
@@ -200,15 +208,18 @@ function sniff(
   tlsServer: tls.Server,
   deadlineMs: number,
   refusals: RefusalLog,
+  sniffed: () => void,
 ) {
   const address = addressOf(socket);
-  // Errors of a socket dropped here are nobody's business but the log's.
+  // A reset before the first byte must not become an unhandled 'error' event (it would end the
+  // gate); the TLS layer reports its own errors once the socket is handed over.
   socket.on("error", () => {});
   socket.setNoDelay(true);
   const timer = setTimeout(() => socket.destroy(), deadlineMs);
   socket.once("close", () => clearTimeout(timer));
   socket.once("data", (chunk: Uint8Array) => {
     clearTimeout(timer);
+    sniffed();
     if (chunk[0] === TLS_HANDSHAKE_RECORD) {
       socket.pause();
       socket.unshift(chunk);

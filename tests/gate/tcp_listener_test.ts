@@ -46,7 +46,7 @@ function identities(revoked: Set<string>) {
   };
 }
 
-async function setup(limits: { maxConnections?: number } = {}) {
+async function setup(limits: { maxConnections?: number } = {}, handshakeTimeoutMs = 500) {
   const dir = await Deno.makeTempDir({ prefix: "authcalator-tcp-" });
   const ca = await makeCa(dir);
   const server = await loopbackServer(ca);
@@ -78,7 +78,7 @@ async function setup(limits: { maxConnections?: number } = {}) {
     ca: ca.cert,
     auth: { kind: "certificate", identify: identities(revoked) },
     handler: app.fetch,
-    handshakeTimeoutMs: 500,
+    handshakeTimeoutMs,
     limits,
     log: (l) => logs.push(l),
   });
@@ -312,4 +312,17 @@ Deno.test("each remote client is its own requester: two workspaces queue at once
   }
   assert.deepEqual([(await a).status, (await b).status], [403, 403]);
   await Promise.all([(await a).body?.cancel(), (await b).body?.cancel()]);
+});
+
+Deno.test("closing the listener drops connections that never said a byte, at once", async () => {
+  await using t = await setup({}, 60_000);
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port: t.listener.port });
+  const reset = await Deno.connect({ hostname: "127.0.0.1", port: t.listener.port });
+  reset.close(); // gone before its first byte: no crash, no refusal to serve others
+  const started = Date.now();
+  await t.listener.close();
+  const read = await silent.read(new Uint8Array(8)).catch(() => null);
+  assert.equal(read, null);
+  assert.ok(Date.now() - started < 30_000, "not held until the 60 s handshake deadline");
+  silent.close();
 });
