@@ -326,3 +326,31 @@ Deno.test("closing the listener drops connections that never said a byte, at onc
   assert.ok(Date.now() - started < 30_000, "not held until the 60 s handshake deadline");
   silent.close();
 });
+
+Deno.test("random bytes on the port (a bounded, seeded loop on loopback) never stop the listener", async () => {
+  await using t = await setup({}, 300);
+  let seed = 0x5eed;
+  const next = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+  for (let round = 0; round < 40; round++) {
+    const bytes = new Uint8Array(1 + (next() % 600)).map(() => next() & 0xff);
+    // Every other round starts like a TLS record, so the TLS layer parses garbage too.
+    if (round % 2 === 0) bytes.set([0x16, 0x03, 0x01].slice(0, bytes.length));
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: t.listener.port });
+    await conn.write(bytes).catch(() => 0);
+    const buf = new Uint8Array(1024);
+    // Answered (a TLS alert, or nothing) and closed by the gate within its handshake deadline;
+    // the guard only bounds this test's wait if the gate ever failed to.
+    let stuck = false;
+    const guard = setTimeout(() => {
+      stuck = true;
+      conn.close();
+    }, 10_000);
+    while ((await conn.read(buf).catch(() => null)) !== null) { /* drain */ }
+    clearTimeout(guard);
+    assert.ok(!stuck, `round ${round}: the gate never closed the connection`);
+    if (!stuck) conn.close();
+  }
+  const alice = t.clientFor(await issue(t.ca, { cn: "alice", eku: "clientAuth" }));
+  assert.equal((await t.get(alice, "/health")).status, 200);
+  assert.equal(t.audit.entries.length, 0);
+});
