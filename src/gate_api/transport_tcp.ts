@@ -32,13 +32,22 @@ export function remoteHint(gate: { baseUrl: string; bundle?: ClientBundle; token
 }
 
 /**
- * Why a TLS connection failed, in words naming the fix, from rustls's error text in the cause
- * chain; undefined when it was not a TLS failure.
+ * Why a connection to a remote gate failed, in words naming the fix, from the error text in the
+ * cause chain (rustls's for TLS, the resolver's, fetch's port rule); undefined for a plain
+ * socket error, which {@link connectFailureReason} words.
  */
-export function tlsFailureReason(err: unknown, host: string): string | undefined {
+export function tcpFailureReason(err: unknown, host: string): string | undefined {
   const texts: string[] = [];
   for (let e: unknown = err; e instanceof Error; e = e.cause) texts.push(e.message);
   const text = texts.join(" | ");
+  const blocked = /Requests to port (\d+) are blocked/.exec(text);
+  if (blocked) {
+    return `port ${blocked[1]} is one fetch refuses to use (the Fetch standard's bad ports); ` +
+      "serve the gate on another gate_tls_port";
+  }
+  if (/dns error|failed to lookup address|Name or service not known/i.test(text)) {
+    return `the host name ${host} does not resolve here (check gate_url)`;
+  }
   if (/NotValidForName|not valid for name/i.test(text)) {
     return `its certificate does not name ${host}; use a name it carries in gate_url, or ` +
       `re-issue it with 'authcalator init-tls --san ${host}' on the gate's host`;
@@ -114,7 +123,7 @@ export class TcpTransport implements GateTransport {
       return await this.#fetch(`${this.#baseUrl}${request.path}`, init);
     } catch (err) {
       if (request.signal.aborted) throw err;
-      const reason = tlsFailureReason(err, this.#host) ?? connectFailureReason(err);
+      const reason = tcpFailureReason(err, this.#host) ?? connectFailureReason(err);
       throw new GateUnreachableError(reason, { cause: err });
     }
   }

@@ -185,6 +185,26 @@ Deno.test("a plain-TCP listener at gate_url is named as not speaking TLS; nothin
   }
 });
 
+Deno.test("a blocked port and a host that does not resolve are named", async () => {
+  const remote = await loadRemoteGate({
+    gate_url: "https://localhost:1",
+    tls_bundle: bundleFile,
+    env: {},
+  });
+  const blocked = new TcpTransport(remote);
+  const unresolved = new TcpTransport({ ...remote, baseUrl: "https://gate.invalid:8174" });
+  try {
+    assert.match((await unreachable(blocked)).reason, /port 1 is one fetch refuses to use/);
+    assert.match(
+      (await unreachable(unresolved)).reason,
+      /the host name gate\.invalid does not resolve here \(check gate_url\)/,
+    );
+  } finally {
+    blocked.close();
+    unresolved.close();
+  }
+});
+
 Deno.test("bearer: the token file is read on every request; missing and empty files are errors, never an empty header", async () => {
   const gate = await startStandInGate(material, { requireClientCert: false });
   const tokenFile = `${parent}/bearer-token`;
