@@ -94,3 +94,27 @@ Deno.test("connectFailureReason reads the OS error from the cause chain", () => 
   assert.equal(connectFailureReason(new Error("odd")), "connection failed");
   assert.equal(connectFailureReason("not an error"), "connection failed");
 });
+
+Deno.test("a listener that closes without answering is GateUnreachableError, not a hang", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/g.sock`;
+  const listener = Deno.listen({ transport: "unix", path });
+  const closing = (async () => {
+    for await (const conn of listener) conn.close();
+  })();
+  const transport = new UnixSocketTransport(path);
+  try {
+    const err = await transport.send({
+      method: "GET",
+      path: "/health",
+      signal: AbortSignal.timeout(5_000),
+    }).then(() => undefined, (e) => e);
+    assert.ok(err instanceof GateUnreachableError, String(err));
+    assert.doesNotMatch(err.message, /localhost|http:/);
+  } finally {
+    transport.close();
+    listener.close();
+    await closing.catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
