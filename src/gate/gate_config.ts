@@ -1,6 +1,6 @@
 import type { Config } from "../cli/config.ts";
 import { UsageError } from "../errors.ts";
-import { SERVICE_ACCOUNT_USER } from "../kube/token_review.ts";
+import { checkApiUrl, SERVICE_ACCOUNT_USER } from "../kube/token_review.ts";
 
 /** The configuration the gate runs with, its required keys present. */
 export type GateConfig = Config & { project_id: string; service_account: string };
@@ -102,18 +102,11 @@ function tcpProblems(config: Config): string[] {
       }
     }
   }
-  const api = config.gate_kube_api_url;
-  if (api !== undefined) {
-    let url: URL | undefined;
+  if (config.gate_kube_api_url !== undefined) {
     try {
-      url = new URL(api);
-    } catch { /* reported below */ }
-    if (
-      !url || url.protocol !== "https:" || url.username || url.password || url.search || url.hash
-    ) {
-      problems.push(
-        "gate_kube_api_url: must be an https URL without credentials, query or fragment",
-      );
+      checkApiUrl(config.gate_kube_api_url);
+    } catch (err) {
+      problems.push(`gate_kube_api_url: ${(err as Error).message}`);
     }
   }
   return problems;

@@ -63,11 +63,11 @@ export function checkApiUrl(raw: string): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new Error(`kube_api_url ${JSON.stringify(raw)} is not a URL`);
+    throw new Error(`${JSON.stringify(raw)} is not a URL`);
   }
-  if (url.protocol !== "https:") throw new Error("kube_api_url must be an https URL");
+  if (url.protocol !== "https:") throw new Error("must be an https URL");
   if (url.username || url.password || url.search || url.hash) {
-    throw new Error("kube_api_url must not carry credentials, a query or a fragment");
+    throw new Error("must not carry credentials, a query or a fragment");
   }
   return url.href.replace(/\/+$/, "");
 }

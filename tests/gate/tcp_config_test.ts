@@ -83,6 +83,15 @@ Deno.test("TCP keys: bad forms are refused by key with the fix", () => {
     /gate_kube_api_url: must be an https URL/,
   );
   refused(
+    {
+      gate_tls_port: "8174",
+      gate_token_review_audience: "aud",
+      gate_allowed_service_accounts: "system:serviceaccount:ws:a",
+      gate_kube_api_url: "https://u:p@10.0.0.1?x=1",
+    },
+    /gate_kube_api_url: must not carry credentials, a query or a fragment/,
+  );
+  refused(
     { gate_tls_port: "8174", gate_allowed_service_accounts: "system:serviceaccount:ws:a" },
     /gate_allowed_service_accounts: applies to TokenReview only/,
   );
