@@ -55,6 +55,10 @@ Deno.test("the gate: ServiceAccount bound to system:auth-delegator, Deployment a
   assert.deepEqual(service.spec.selector, deployment.spec.template.metadata.labels);
   assert.equal(service.spec.ports[0].port, 8174);
   assert.equal(service.spec.ports[0].targetPort, container.ports[0].name);
+  // The runtime directory (sockets, audit) and tls_dir are made private by the init container.
+  const xdg = container.env.find((e: Doc) => e.name === "XDG_RUNTIME_DIR").value;
+  const init = pod.initContainers[0].command.join(" ");
+  assert.match(init, new RegExp(`umask 077 && mkdir -p \\S+ ${xdg} `));
   // ADC from a Secret (key material mode 0400).
   const adc = pod.volumes.find((v: Doc) => v.name === "adc");
   assert.equal(adc.secret.secretName, "authcalator-adc");
