@@ -2,7 +2,7 @@
  * Derives deno.json's permission sets and role tasks from src/permissions.ts. Run with `--write`
  * to update deno.json; tests call {@link expectedRoleConfig} to catch drift.
  */
-import { COMMAND_ROLES, permissionSet, type Role } from "../src/permissions.ts";
+import { COMMAND_ROLES, permissionSet, type Role, runtimeFlags } from "../src/permissions.ts";
 
 /** The `permissions` sets and role tasks deno.json must contain. */
 export function expectedRoleConfig(): {
@@ -14,7 +14,10 @@ export function expectedRoleConfig(): {
   const tasks = Object.fromEntries(
     Object.entries(COMMAND_ROLES).map((
       [command, role],
-    ) => [command, `deno run --quiet -P=${role} src/main.ts ${command}`]),
+    ) => [
+      command,
+      ["deno run --quiet", `-P=${role}`, ...runtimeFlags(role), `src/main.ts ${command}`].join(" "),
+    ]),
   );
   return { permissions, tasks };
 }

@@ -11,7 +11,13 @@
  *   --dry-run    print the shim instead of writing it
  * @module
  */
-import { COMMAND_ROLES, denoFlags, sampleContext } from "../src/permissions.ts";
+import {
+  COMMAND_ROLES,
+  denoFlags,
+  type Role,
+  runtimeFlags,
+  sampleContext,
+} from "../src/permissions.ts";
 import { EXECUTABLE_ENV, transienceOf } from "../src/kube/exec_target.ts";
 import { shellQuote } from "../src/commands/permissions.ts";
 
@@ -41,7 +47,14 @@ export function shimText(inputs: ShimInputs): string {
   for (const [command, role] of Object.entries(COMMAND_ROLES)) {
     byRole.set(role, [...(byRole.get(role) ?? []), command]);
   }
-  const cases = [...byRole].map(([role, commands]) => `  ${commands.join("|")}) set=${role} ;;`);
+  // A role's runtime flags (the daemons' V8 options) are words without spaces or glob characters,
+  // so the unquoted $flags below splits them as written.
+  const cases = [...byRole].map(([role, commands]) => {
+    const flags = runtimeFlags(role as Role);
+    return `  ${commands.join("|")}) set=${role}${
+      flags.length ? ` flags=${shellQuote(flags.join(" "))}` : ""
+    } ;;`;
+  });
   const q = shellQuote;
   return `#!/bin/sh
 # authcalator ${inputs.version}: written by \`deno task install\` in ${inputs.checkout}.
@@ -55,6 +68,7 @@ esac
 if [ "$1" = kube-token ] && [ $# -eq 1 ]; then
   exec "$DENO" run ${kubeTokenFlags().map(q).join(" ")} "$CHECKOUT/src/kube/kube_token_entry.ts"
 fi
+flags=
 case "$1" in
 ${cases.join("\n")}
   *) set=version ;;
@@ -63,7 +77,7 @@ if [ "$1" = kube-setup ]; then
   ${EXECUTABLE_ENV}="$self"
   export ${EXECUTABLE_ENV}
 fi
-exec "$DENO" run --quiet --no-prompt --config "$CHECKOUT/deno.json" -P="$set" "$CHECKOUT/src/main.ts" "$@"
+exec "$DENO" run --quiet --no-prompt --config "$CHECKOUT/deno.json" -P="$set" $flags "$CHECKOUT/src/main.ts" "$@"
 `;
 }
 

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { baseEnv } from "./helpers/cli.ts";
-import { denoFlags, grantsFor, type PermissionContext, sampleContext } from "../src/permissions.ts";
+import {
+  DAEMON_V8_FLAGS,
+  denoFlags,
+  grantsFor,
+  type PermissionContext,
+  sampleContext,
+} from "../src/permissions.ts";
 import { expectedRoleConfig } from "../scripts/deno_json_roles.ts";
+import { shimText } from "../scripts/install.ts";
 
 const PROBE = new URL("./fixtures/probe.ts", import.meta.url).pathname;
 
@@ -135,6 +142,23 @@ Deno.test("pinned flags are exact: no role but with-prod gets --allow-all", () =
     assert.ok(flags.includes("--no-prompt"), role);
   }
   assert.deepEqual(grantsFor("with-prod", sampleContext()), { all: true });
+});
+
+Deno.test("the daemons get their V8 flags wherever their flags are given; other roles none", () => {
+  const { tasks } = expectedRoleConfig();
+  const shim = shimText({ deno: "/usr/bin/deno", checkout: "/src/authcalator", version: "0" });
+  for (const role of ["gate", "metadata-proxy"] as const) {
+    assert.ok(denoFlags(role, sampleContext()).includes(DAEMON_V8_FLAGS), role);
+    assert.ok(tasks[role].split(" ").includes(DAEMON_V8_FLAGS), tasks[role]);
+    assert.match(shim, new RegExp(`^  ${role}\\) set=${role} flags=${DAEMON_V8_FLAGS} ;;$`, "m"));
+  }
+  for (const role of ["admin-client", "kube-token", "kube-setup", "emulator"] as const) {
+    assert.ok(!denoFlags(role, sampleContext()).some((f) => f.startsWith("--v8-flags")), role);
+  }
+  for (const command of ["pending", "kube-token", "with-prod", "version"]) {
+    assert.ok(!tasks[command].includes("--v8-flags"), tasks[command]);
+  }
+  assert.ok(shim.includes("\n  pending|approve|deny) set=admin-client ;;\n"), shim);
 });
 
 Deno.test("pinnedFlags reads paths and ports from the command line it will run", async () => {

@@ -37,6 +37,10 @@ export const IMPORT_PROBES: { module: string; specifiers: string[] }[] = [
   { module: "yaml (kube-setup only)", specifiers: ["yaml"] },
   { module: "src/emulator/mod.ts (tests and demo only)", specifiers: [`${SRC}emulator/mod.ts`] },
   { module: "node:http (node compat)", specifiers: ["node:http"] },
+  {
+    module: "node:crypto (any node: module starts the Node compat layer)",
+    specifiers: ["node:crypto"],
+  },
 ];
 
 async function probeRss(specifiers: string[], env: Record<string, string>): Promise<number> {
