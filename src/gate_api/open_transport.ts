@@ -6,8 +6,6 @@
  * @module
  */
 import type { Config } from "../cli/config.ts";
-import { loadRemoteGate } from "./remote_config.ts";
-import { TcpTransport } from "./transport_tcp.ts";
 import { type GateTransport, UnixSocketTransport } from "./transport.ts";
 
 /** The settings {@link openGateTransport} reads. */
@@ -36,6 +34,10 @@ export async function openGateTransport(
     }
     return new UnixSocketTransport(config.socket_path);
   }
+  // The remote path (certificate checks through node:crypto, TLS files) is loaded only when a
+  // remote gate is configured: on the Unix socket the proxy does not carry it (issue 9, memory).
+  const { loadRemoteGate } = await import("./remote_config.ts");
+  const { TcpTransport } = await import("./transport_tcp.ts");
   const remote = await loadRemoteGate({
     gate_url: config.gate_url,
     tls_bundle: config.tls_bundle_from_flag ? undefined : config.tls_bundle,
