@@ -36,6 +36,8 @@ import {
 import { createLogger, type Logger } from "../log.ts";
 import { auditWithRemoteClient } from "../gate/remote_client.ts";
 import { startTcpListener, type TcpSetup } from "../gate/tcp_setup.ts";
+import { tlsExpiryWarnings } from "../gate/health_warnings.ts";
+import { defaultTlsDir } from "../tls/files.ts";
 import { VERSION } from "../version.ts";
 
 /** Socket file modes: the main socket is shared with the container's group; admin is ours alone. */
@@ -116,6 +118,11 @@ export async function run(invocation: Invocation): Promise<number> {
     );
     if (config.gate_tls_port !== undefined) {
       // The same dev, prod and session routes as the main socket; the admin routes are absent.
+      deps.healthWarnings = tlsExpiryWarnings(
+        config.tls_dir ?? defaultTlsDir(env),
+        clock,
+        (m) => log.warn(m),
+      );
       const tcpApp = createGateApp(deps, "tcp", prod.handlers("tcp"), linesAt(log, "error"));
       tcp = await startTcpListener({
         config,

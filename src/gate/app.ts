@@ -72,11 +72,14 @@ export function createGateApp(
     await next();
   });
 
-  app.get(GATE_PATHS.health, (c) =>
-    json(c, {
+  app.get(GATE_PATHS.health, async (c) => {
+    const warnings = (await deps.healthWarnings?.()) ?? [];
+    return json(c, {
       status: "ok",
       uptime_seconds: Math.floor((clock.now() - deps.startedAt) / 1000),
-    }));
+      ...(warnings.length ? { warnings } : {}),
+    });
+  });
   app.get(GATE_PATHS.identity, async (c) => json(c, { email: await tokens.identityEmail() }));
   app.get(
     GATE_PATHS.projectNumber,

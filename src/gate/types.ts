@@ -33,4 +33,9 @@ export interface GateDeps {
   audit: AuditLog;
   /** Process start, for `uptime_seconds`. */
   startedAt: number;
+  /**
+   * What `/health` warns about (e.g. TLS material expiring within 14 days), worded for clients:
+   * no host path. Absent: no warnings.
+   */
+  healthWarnings?: () => Promise<string[]>;
 }

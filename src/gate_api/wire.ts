@@ -160,4 +160,6 @@ export interface ErrorAnswer {
 export interface HealthAnswer {
   status: string;
   uptime_seconds?: number;
+  /** Things the gate's operator should fix soon (e.g. TLS certificates about to expire). */
+  warnings?: string[];
 }

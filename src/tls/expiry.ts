@@ -30,6 +30,18 @@ export function describeExpiring(item: ExpiringItem): string {
   return `TLS ${item.what} certificate ${when} (${item.path}); renew with: ${renewCommand(item)}`;
 }
 
+/**
+ * The same warning for a gate client (`/health`): what expires and when, and that the fix is made
+ * on the gate's host. No file path: what the container sees never names the host's paths.
+ */
+export function describeExpiringForClients(item: ExpiringItem): string {
+  const when = item.expired
+    ? `expired at ${item.notAfter.toISOString()}`
+    : `expires in ${item.daysLeft} day(s), at ${item.notAfter.toISOString()}`;
+  return `the gate's TLS ${item.what} certificate ${when}; renew it on the gate's host ` +
+    "(authcalator init-tls)";
+}
+
 function renewCommand(item: ExpiringItem): string {
   if (item.what === "CA") return "authcalator init-tls --rotate-ca (re-issue every client after)";
   const named = /^client (.+)$/.exec(item.what);

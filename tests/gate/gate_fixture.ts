@@ -9,7 +9,7 @@ import { createGateApp } from "../../src/gate/app.ts";
 import { type AuditLog, MemoryAuditLog } from "../../src/gate/audit.ts";
 import { createProdLayer } from "../../src/gate/prod.ts";
 import type { TerminalIO } from "../../src/gate/confirm/terminal.ts";
-import type { ApiListener, GateTokenService } from "../../src/gate/types.ts";
+import type { ApiListener, GateDeps, GateTokenService } from "../../src/gate/types.ts";
 import { FakeTimers } from "./confirm/fake_timers.ts";
 import { FakeTokens } from "./fake_tokens.ts";
 
@@ -48,7 +48,13 @@ export function testGate<
   });
   const logs: string[] = [];
   const log = (line: string) => logs.push(line);
-  const deps = { config, clock, tokens, audit, startedAt: clock.now() - (options.uptimeMs ?? 0) };
+  const deps: GateDeps & { tokens: T; audit: A; clock: typeof clock } = {
+    config,
+    clock,
+    tokens,
+    audit,
+    startedAt: clock.now() - (options.uptimeMs ?? 0),
+  };
   const layer = createProdLayer(deps, {
     platform: "linux",
     env: {},
