@@ -9,11 +9,13 @@
 
 /** One request to the gate. */
 export interface GateRequest {
-  method: "GET" | "POST" | "DELETE";
+  /** The gate's own endpoints use GET, POST and DELETE; a routed call (routes_wire.ts) any method. */
+  method: string;
   /** Path and query, starting with `/` (built by src/gate_api/wire.ts). */
   path: string;
   headers?: Record<string, string>;
-  body?: string;
+  /** A routed call streams its body (src/routes_proxy/); the gate's own endpoints send a string. */
+  body?: string | ReadableStream<Uint8Array>;
   /**
    * Aborts the exchange, body included: the client's deadline and its caller's cancellation.
    * A transport passes it to every wait it makes (connect, TLS, reading a token file).
@@ -95,6 +97,8 @@ export class UnixSocketTransport implements GateTransport {
       body: request.body,
       signal: request.signal,
       client: this.#client,
+      // A redirect is the gate's (or a routed upstream's) answer to pass on, never one to follow.
+      redirect: "manual",
     };
     try {
       return await fetch(`http://localhost${request.path}`, init);

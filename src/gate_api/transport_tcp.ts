@@ -118,6 +118,8 @@ export class TcpTransport implements GateTransport {
       body: request.body,
       signal: request.signal,
       client: this.#client,
+      // A redirect is the gate's (or a routed upstream's) answer to pass on, never one to follow.
+      redirect: "manual",
     };
     try {
       return await this.#fetch(`${this.#baseUrl}${request.path}`, init);
