@@ -141,8 +141,18 @@ export function renderRequest(request: PendingRequestJson, clock: Clock): string
   for (const line of requesterLines(requesterFromWire(request.requester))) out.push(s(line));
   if (request.pamPolicy) out.push(`PAM:      ${s(request.pamPolicy)}`);
   out.push(`Expires:  ${s(request.expiresAt)} (${secondsLeft(request, clock)}s left)`);
+  const push = request.push;
   const command = request.command;
-  if (!command || !Array.isArray(command.lines)) {
+  if (push && typeof push === "object" && Array.isArray(push.refs)) {
+    // A git push through a route: the repository and each ref, as the gate read them from the push.
+    out.push(`Push:     git push to ${s(push.repository)} through route '${s(push.route)}'`);
+    out.push(
+      `Refs:     ${
+        Number(push.totalRefs) || push.refs.length
+      } ref(s), old → new, read from the push`,
+    );
+    for (const line of push.refs) out.push(s(line));
+  } else if (!command || !Array.isArray(command.lines)) {
     out.push("Command:  (none reported)");
   } else {
     out.push(

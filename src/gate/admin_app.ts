@@ -84,7 +84,10 @@ export function createAdminApp(deps: AdminAppDeps): Hono {
         result: action === "approve" ? "granted" : "denied",
         socket: "admin",
         email: request.email,
-        command: request.command?.summary,
+        command: request.command?.summary ??
+          (request.push
+            ? `git push to ${request.push.repository} via route '${request.push.route}'`
+            : undefined),
         pending_id: id,
         pairing_code: request.pairingCode,
         ...(request.requester ? peerAuditFields(request.requester) : {}),

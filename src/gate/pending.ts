@@ -12,6 +12,7 @@ import { type CommandDisplay, sanitizeText } from "./command_display.ts";
 import type { Timers } from "./confirm/timers.ts";
 import { requesterSummary, type RequesterView } from "./requester.ts";
 import { newPendingId, PENDING_ID } from "../gate_api/wire.ts";
+import type { PushDisplay } from "../routes/git_push.ts";
 
 /** How long a queued request waits for a human. */
 export const PENDING_TTL_MS = 120_000;
@@ -35,6 +36,8 @@ export interface PendingRequestJson {
   pairingCode?: string;
   /** Who asked, as the kernel reports it, and whether it matches the reported command. */
   requester?: RequesterView;
+  /** A git push through a route: the repository and each ref being updated. */
+  push?: PushDisplay;
   createdAt: string;
   expiresAt: string;
 }
@@ -48,6 +51,8 @@ export interface PendingInput {
   id?: string;
   pairingCode?: string;
   requester?: RequesterView;
+  /** A git push through a route (shown instead of a command). */
+  push?: PushDisplay;
   /** Aborts when the client goes away: the request leaves the queue as `cancelled`. */
   signal?: AbortSignal;
 }
@@ -106,6 +111,7 @@ export class PendingQueue {
       ...(pamPolicy ? { pamPolicy } : {}),
       ...(input.pairingCode ? { pairingCode: input.pairingCode } : {}),
       ...(input.requester ? { requester: input.requester } : {}),
+      ...(input.push ? { push: input.push } : {}),
       createdAt: new Date(now).toISOString(),
       expiresAt: new Date(expiresAt).toISOString(),
     };
@@ -134,7 +140,11 @@ export class PendingQueue {
       return { id, outcome };
     }
     input.signal?.addEventListener("abort", onAbort, { once: true });
-    const summary = input.command ? ` (${input.command.summary})` : "";
+    const summary = input.push
+      ? ` (git push to ${input.push.repository} via route '${input.push.route}', ${input.push.totalRefs} ref(s))`
+      : input.command
+      ? ` (${input.command.summary})`
+      : "";
     const pam = pamPolicy ? ` [PAM: ${pamPolicy}]` : "";
     const code = input.pairingCode ? ` [code ${input.pairingCode}]` : "";
     const who = input.requester

@@ -60,6 +60,7 @@ import { BodyError, readBoundedBody } from "./request_body.ts";
 import { describeRequester, peerAuditFields, requesterKey, requesterSummary } from "./requester.ts";
 import { SessionStore } from "./sessions.ts";
 import type { ApiListener, GateDeps } from "./types.ts";
+import type { PushDisplay } from "../routes/git_push.ts";
 
 export type { ProdHandlers };
 
@@ -86,6 +87,16 @@ export interface ProdLayer {
   adminApp: Hono;
   /** Denies every queued request, ends every open dialog or prompt, revokes every session. */
   shutdown(): Promise<void>;
+  /**
+   * Asks a human about a git push through a route (`push = "approve"`), on the same chain, rate
+   * limit and audit as prod tokens; the requester is the listener's kernel peer.
+   */
+  confirmGitPush(
+    c: Context,
+    listener: ApiListener,
+    push: PushDisplay,
+    signal: AbortSignal,
+  ): Promise<Decision>;
 }
 
 // Environment a dialog may see: what a desktop program needs to reach the display, nothing else.
@@ -454,6 +465,73 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
     };
   }
 
+  async function confirmGitPush(
+    c: Context,
+    listener: ApiListener,
+    push: PushDisplay,
+    clientSignal: AbortSignal,
+  ): Promise<Decision> {
+    const pendingId = newPendingId();
+    const code = await pairingCode(pendingId);
+    const peer = await peerOf(c).catch(() =>
+      unverified("the listener failed to identify the peer")
+    );
+    const requester = describeRequester(peer, undefined);
+    const what = `git push to ${push.repository} via route '${push.route}'`;
+    const entry: AuditEntry = {
+      endpoint: `route ${push.route} git-receive-pack`,
+      level: "prod",
+      result: "granted",
+      socket: listener,
+      command: truncate(what, 200),
+      command_argv: push.refs.map((line) => line.trim()),
+      pending_id: pendingId,
+      ...peerAuditFields(requester),
+      pairing_code: code,
+    };
+    const got = limiter.acquire(requesterKey(peer));
+    if (!got.ok) {
+      audit.write({ ...entry, result: "rate_limited", error: got.reason });
+      return { approved: false, via: "none", outcome: "denied", why: got.reason };
+    }
+    const signal = AbortSignal.any([clientSignal, stopping.signal]);
+    let decision: Decision;
+    try {
+      decision = await confirmProdAccess({
+        email: `the credential of route '${push.route}'`,
+        pendingId,
+        pairingCode: code,
+        requester,
+        signal,
+        push,
+      }, confirmDeps);
+    } catch (err) {
+      got.slot.release("error");
+      audit.write({ ...entry, result: "error", error: errorText(err) });
+      throw err;
+    }
+    const outcome: ConfirmOutcome = stopping.signal.aborted
+      ? "shutdown"
+      : signal.aborted
+      ? "cancelled"
+      : decision.outcome;
+    const approved = decision.approved && outcome === "approved";
+    got.slot.release(approved ? "granted" : outcome === "denied" ? "denied" : "error");
+    log(
+      `gate: ${sanitizeText(what)} ${outcome} via ${decision.via} ` +
+        `[code ${code}; from ${requesterSummary(requester)}]: ${decision.why}`,
+    );
+    // A push whose approval is not on record is never forwarded (audit.write throws).
+    audit.write(
+      approved ? entry : {
+        ...entry,
+        result: OUTCOME_RESULT[outcome as Exclude<ConfirmOutcome, "approved">],
+        error: decision.why,
+      },
+    );
+    return { ...decision, approved, outcome };
+  }
+
   const adminApp = createAdminApp({
     pending,
     audit,
@@ -465,6 +543,7 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
   return {
     handlers,
     adminApp,
+    confirmGitPush,
     shutdown() {
       stopping.abort();
       pending.denyAll();

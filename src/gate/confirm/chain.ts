@@ -111,6 +111,7 @@ export async function confirmProdAccess(req: ConfirmRequest, deps: ConfirmDeps):
     pairingCode: req.pairingCode,
     requester: req.requester,
     signal: req.signal,
+    push: req.push,
   });
   const result = await outcome;
   return {

@@ -5,6 +5,7 @@
  */
 import { argumentCount, type CommandDisplay, sanitizeText } from "../command_display.ts";
 import { requesterLines, type RequesterView } from "../requester.ts";
+import type { PushDisplay } from "../../routes/git_push.ts";
 
 /** What a human is asked to decide. */
 export interface ConfirmRequest {
@@ -22,6 +23,8 @@ export interface ConfirmRequest {
   requester?: RequesterView;
   /** Aborts when the client goes away: every surface stops asking and the answer is no. */
   signal?: AbortSignal;
+  /** A git push through a route (`push = "approve"`): the repository and each ref, old → new. */
+  push?: PushDisplay;
 }
 
 /** The dialog title. */
@@ -29,6 +32,11 @@ export const DIALOG_TITLE = "authcalator gate: Prod Access";
 
 /** The question. */
 export function headline(req: ConfirmRequest): string {
+  if (req.push) {
+    return `Allow a git push to ${sanitizeText(req.push.repository)} through route '${
+      sanitizeText(req.push.route)
+    }'?`;
+  }
   const email = sanitizeText(req.email);
   if (req.pamPolicy) {
     return `Grant prod-level GCP access to ${email} via PAM entitlement '${
@@ -40,12 +48,16 @@ export function headline(req: ConfirmRequest): string {
 
 /** The line above the numbered arguments. */
 export function heading(req: ConfirmRequest): string {
+  if (req.push) {
+    return `Refs this push updates (${req.push.totalRefs}), old → new, read from the push itself:`;
+  }
   if (!req.command) return "No command was reported by the client.";
   return `Full command as reported by the client (${argumentCount(req.command.totalArgs)}):`;
 }
 
 /** The numbered argument lines, or one line saying there are none. */
 export function commandLines(req: ConfirmRequest): string[] {
+  if (req.push) return req.push.refs.map((line) => sanitizeText(line));
   return req.command ? req.command.lines : ["  (no command reported)"];
 }
 
