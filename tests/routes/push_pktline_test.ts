@@ -16,30 +16,12 @@ import {
   repositoryOf,
   SHOWN_REF_UPDATES,
 } from "../../src/routes/git_push.ts";
+import { join, pkt } from "./push_pkt.ts";
 
 const enc = new TextEncoder();
 const ZERO = "0".repeat(40);
 const A = "a".repeat(40);
 const B = "b".repeat(40);
-
-/** One pkt-line of `text`. */
-export function pkt(text: string | Uint8Array): Uint8Array {
-  const data = typeof text === "string" ? enc.encode(text) : text;
-  const out = new Uint8Array(data.length + 4);
-  out.set(enc.encode((data.length + 4).toString(16).padStart(4, "0")));
-  out.set(data, 4);
-  return out;
-}
-
-function join(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 const FLUSH = enc.encode("0000");
 const CAPS = "report-status side-band-64k quiet object-format=sha1 agent=git/2.39.5";
