@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { type Chain, PROJECT, SERVICE_ACCOUNT, startChain } from "../../src/testing/chain.ts";
 import { ROOT, watchProcess } from "../helpers/cli.ts";
-import { installAuthcalator, stableTempDir } from "../helpers/install.ts";
+import { installAuthcalator, installedCheckout, stableTempDir } from "../helpers/install.ts";
 import { denoDir, runExact } from "../kube/pinned.ts";
 
 const RECIPE = `${ROOT}examples/devcontainer`;
@@ -55,6 +55,7 @@ Deno.test("devcontainer recipe: dev tokens for Node, Python, gcloud; with-prod's
   let chain: Chain | undefined;
   try {
     const authcalator = await installAuthcalator(installRoot, dd);
+    const checkout = (await installedCheckout()).replace(/\/$/, "");
     chain = await startChain({
       dir: host,
       proxyPort: false,
@@ -120,6 +121,14 @@ Deno.test("devcontainer recipe: dev tokens for Node, Python, gcloud; with-prod's
       "--ro-bind",
       ROOT.replace(/\/$/, ""),
       ROOT.replace(/\/$/, ""),
+      // The installed command and the checkout it runs (a mirror when this checkout is under a
+      // temporary directory): outside ROOT in that case, so bound explicitly.
+      "--ro-bind",
+      installRoot,
+      installRoot,
+      "--ro-bind",
+      checkout,
+      checkout,
       "--ro-bind",
       denoHome,
       denoHome,
