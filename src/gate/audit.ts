@@ -67,6 +67,18 @@ export interface AuditEntry {
   client_auth?: "certificate" | "bearer_file" | "token_review";
   /** TCP listener: the client's address as the gate's socket saw it. */
   client_address?: string;
+  /** Routed calls (`/routes/<name>`, issue 11): the route, method and path (query names only). */
+  route?: string;
+  method?: string;
+  path?: string;
+  /** Routed calls: the upstream's status (or the gate's own refusal status). */
+  status?: number;
+  /** Routed calls: request body bytes sent upstream, response body bytes sent back. */
+  bytes_up?: number;
+  bytes_down?: number;
+  duration_ms?: number;
+  /** Routed calls: who asked, as far as the container proxy could tell. */
+  requester?: string;
 }
 
 const FIELDS: readonly (keyof AuditEntry)[] = [
@@ -101,6 +113,14 @@ const FIELDS: readonly (keyof AuditEntry)[] = [
   "client",
   "client_auth",
   "client_address",
+  "route",
+  "method",
+  "path",
+  "status",
+  "bytes_up",
+  "bytes_down",
+  "duration_ms",
+  "requester",
 ];
 
 /**
