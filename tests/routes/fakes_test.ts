@@ -12,6 +12,7 @@ import { PACKAGE_NAME, SECRET_PKG_VALUE, serveRegistry } from "./fakes/npm_regis
 import { ANSWER, ANSWER_WORDS, serveModelApi } from "./fakes/sse_server.ts";
 import { anthropicStream, openaiStream } from "./fakes/sdk_clients.ts";
 import { runNpmInstall } from "./fakes/npm_client.ts";
+import { waitFor } from "./fakes/wait.ts";
 
 const GIT_TOKEN = "ghp_fakeGitToken0123456789";
 
@@ -152,12 +153,3 @@ Deno.test("fake model API: /bytes/<n> sends exactly n bytes; /reset tears the st
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-/** Polls `condition` every 5 ms, failing after `timeoutMs` (bounded). */
-export async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

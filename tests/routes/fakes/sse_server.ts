@@ -6,7 +6,9 @@
  * stream open until the test releases it, so a test proves events arrive as they are sent (not
  * buffered to the end). Also: `GET /bytes/<n>` (n bytes, for the download benchmark),
  * `GET /reset` (one event, then the stream is torn down mid-way when the test says so), and a count of streams
- * the client cancelled (a disconnect must reach the upstream).
+ * the client cancelled (a disconnect must reach the upstream). For the safety rules: `/echo`
+ * reflects the credential it got in a response header and body, `/hang` never answers,
+ * `POST /upload` counts the bytes it received.
  * @module
  */
 import { type FakeUpstream, serveFake, type TestCa, text } from "./upstream.ts";
@@ -48,6 +50,8 @@ export function serveModelApi(ca: TestCa, options: SseServerOptions): FakeModelA
   let cancelled = 0;
   let completed = 0;
   const resets: (() => void)[] = [];
+  let unhang!: () => void;
+  const hang = new Promise<void>((resolve) => unhang = resolve);
 
   const stream = (events: string[], firstHoldAfter: number) => {
     const encoder = new TextEncoder();
@@ -100,6 +104,22 @@ export function serveModelApi(ca: TestCa, options: SseServerOptions): FakeModelA
       const body = await request.json() as { model?: string };
       return sse(stream(openaiEvents(body.model ?? "gpt-fake"), 2));
     }
+    if (url.pathname === "/echo") {
+      // A careless upstream that reflects the credential in a response header and body.
+      const seen = request.headers.get("x-api-key") ?? request.headers.get("authorization") ?? "";
+      return new Response(`you sent: ${seen}\n`, {
+        headers: { "x-echo-credential": seen, "content-type": "text/plain" },
+      });
+    }
+    if (url.pathname === "/hang") {
+      // Never answers (until the server closes): the gate's headers timeout must fire.
+      await hang;
+      return text(503, "closing\n");
+    }
+    if (request.method === "POST" && url.pathname === "/upload") {
+      const size = (await request.arrayBuffer()).byteLength;
+      return text(200, `received ${size}\n`);
+    }
     const bytes = url.pathname.match(/^\/bytes\/(\d+)$/);
     if (request.method === "GET" && bytes) {
       const total = Number(bytes[1]);
@@ -136,6 +156,10 @@ export function serveModelApi(ca: TestCa, options: SseServerOptions): FakeModelA
 
   return {
     ...fake,
+    close: async () => {
+      unhang();
+      await fake.close();
+    },
     hold() {
       let reached!: () => void;
       let release!: () => void;
