@@ -97,6 +97,8 @@ export interface ProdLayer {
     push: PushDisplay,
     signal: AbortSignal,
   ): Promise<Decision>;
+  /** Whether `id` is an approved prod session still live (`level = "prod"` routes); never mints. */
+  sessionActive(id: string): Promise<boolean>;
 }
 
 // Environment a dialog may see: what a desktop program needs to reach the display, nothing else.
@@ -544,6 +546,7 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
     handlers,
     adminApp,
     confirmGitPush,
+    sessionActive: async (id) => (await sessions.validate(id)) !== undefined,
     shutdown() {
       stopping.abort();
       pending.denyAll();

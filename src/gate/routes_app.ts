@@ -27,6 +27,8 @@ import type { CredentialSource } from "../routes/credential_source.ts";
 import { CredentialUnavailableError } from "../routes/credential_source.ts";
 import { forward, RouteError, type RouteFetch } from "../routes/forwarder.ts";
 import { cleanMessage } from "../secrets.ts";
+import { gitRequestKind } from "../routes/git_push.ts";
+import { PushAnswer } from "../routes/route_policy.ts";
 
 /** One configured route, ready to serve: its config, credential source and upstream fetch. */
 export interface ServedRoute {
@@ -66,14 +68,25 @@ export interface RoutesAppDeps {
 }
 
 /** Whether `target` is a git smart-HTTP push (receive-pack discovery or the push itself). */
-export function isGitPush(target: RouteTarget): boolean {
-  return target.path.endsWith("/git-receive-pack") ||
-    (target.path.endsWith("/info/refs") &&
-      target.query.split("&").includes("service=git-receive-pack"));
+export function isGitPush(target: RouteTarget, method = "GET"): boolean {
+  // Decoded, case-insensitive, WebDAV verbs included: an upstream that decodes `git%2Dreceive-pack`
+  // must not receive a push the gate took for something else.
+  return gitRequestKind(method, target.path, target.query) !== "other";
 }
 
 /** The gate's own answer for a routed call. */
 function refusal(status: number, code: string, message: string): Response {
+  if (code === ROUTE_ERROR_CODES.pushRefused || code === ROUTE_ERROR_CODES.pushDenied) {
+    // git prints a text/plain body as `remote:` lines (and nothing of a JSON one).
+    return new Response(message + "\n", {
+      status,
+      headers: {
+        "content-type": "text/plain; charset=utf-8",
+        "cache-control": "no-store",
+        [ROUTE_HEADERS.error]: code,
+      },
+    });
+  }
   return new Response(JSON.stringify({ error: message, code }) + "\n", {
     status,
     headers: {
@@ -150,7 +163,7 @@ export function createRoutesApp(deps: RoutesAppDeps): Hono {
         }
         await deps.policy.requireProdSession(c, route);
       }
-      if (isGitPush(target)) {
+      if (isGitPush(target, method)) {
         if (route.push !== "approve" || deps.policy?.approvePush === undefined) {
           throw new RouteError(
             403,
@@ -162,6 +175,13 @@ export function createRoutesApp(deps: RoutesAppDeps): Hono {
         body = await deps.policy.approvePush(c, route, target, body);
       }
     } catch (err) {
+      if (err instanceof PushAnswer) {
+        // git's own answer (report-status rejection or a text refusal), audited like a refusal.
+        refuse(err.status === 200 ? 403 : err.status, err.code, err.message, path).body?.cancel();
+        const answer = new Response(err.response.body, err.response);
+        answer.headers.set(ROUTE_HEADERS.error, err.code);
+        return answer;
+      }
       if (err instanceof RouteError) return refuse(err.status, err.code, err.message, path);
       throw err;
     }
