@@ -10,6 +10,7 @@ import {
   type LogLevel,
 } from "../log.ts";
 import { DEFAULT_AUDIT_MAX_BYTES, DEFAULT_AUDIT_MAX_FILES } from "../gate/audit.ts";
+import { parseRoutes, type RouteConfig } from "../routes/route_config.ts";
 
 /** Validated configuration shared by every role (defaults applied where a role needs them). */
 export interface Config {
@@ -73,6 +74,8 @@ export interface Config {
   log_format?: LogFormat;
   /** The TOML file the config came from, if any (for `permissions`). */
   config_path?: string;
+  /** Gate: `[routes.<name>]` tables (config file only), validated (src/routes/route_config.ts). */
+  routes?: RouteConfig[];
 }
 
 /** The default OAuth scope. */
@@ -105,10 +108,15 @@ export function loadConfig(inputs: ConfigInputs): Config {
   const raw = new Map<string, RawValue>();
   const errors: string[] = [];
   let fileEnv: Record<string, string> = {};
+  let routes: RouteConfig[] | undefined;
 
   if (inputs.file !== undefined) {
     const path = inputs.file.path;
     for (const [key, value] of Object.entries(inputs.file.table)) {
+      if (key === "routes") {
+        routes = parseRoutes(value, errors);
+        continue;
+      }
       const spec = CONFIG_KEYS.find((k) => k.key === key);
       if (!spec) {
         errors.push(`${key}: unknown key in ${path}`);
@@ -149,6 +157,7 @@ export function loadConfig(inputs: ConfigInputs): Config {
   }
   const config = applyDefaults(out, inputs.env, errors);
   config.env = { ...fileEnv, ...flagEnv };
+  if (routes !== undefined) config.routes = routes;
   if (inputs.file) config.config_path = inputs.file.path;
   if (raw.get("tls_bundle")?.source.kind === "flag") config.tls_bundle_from_flag = true;
   validate(config, raw, errors);

@@ -11,6 +11,8 @@ import { systemClock } from "../clock.ts";
 import { UsageError } from "../errors.ts";
 import { resolveEndpoints } from "../google/endpoints.ts";
 import { createGateApp } from "../gate/app.ts";
+import { createRoutesApp } from "../gate/routes_app.ts";
+import { openRoutes, type ServedRoutes } from "../routes/served_routes.ts";
 import { createProdLayer, type ProdLayerOptions, systemProdOptions } from "../gate/prod.ts";
 import {
   checkAuditLog,
@@ -92,6 +94,16 @@ export async function run(invocation: Invocation): Promise<number> {
   const previousUmask = Deno.umask(0o077);
   const servers: UnixServer[] = [];
   let tcp: TcpSetup | undefined;
+  let routes: ServedRoutes | undefined;
+  // `/routes/<name>` (issue 11) on each API listener; the admin socket never serves them.
+  const routesApp = (listener: "main" | "tcp") =>
+    createRoutesApp({
+      routes: routes?.routes ?? new Map(),
+      audit: deps.audit,
+      clock,
+      listener,
+      log: linesAt(log, "error"),
+    });
   let credentials: CredentialsReport;
   try {
     await ensurePrivateDir(auditDir, dirMode(auditDir));
@@ -106,7 +118,14 @@ export async function run(invocation: Invocation): Promise<number> {
       socket_path: config.socket_path,
       admin_socket_path: config.admin_socket_path,
     });
-    const main = createGateApp(deps, "main", prod.handlers("main"), linesAt(log, "error"));
+    routes = openRoutes(config.routes ?? [], env);
+    const main = createGateApp(
+      deps,
+      "main",
+      prod.handlers("main"),
+      linesAt(log, "error"),
+      routesApp("main"),
+    );
     servers.push(await bind(config.socket_path, MAIN_SOCKET_MODE, main.fetch, "socket-path"));
     servers.push(
       await bind(
@@ -123,7 +142,13 @@ export async function run(invocation: Invocation): Promise<number> {
         clock,
         (m) => log.warn(m),
       );
-      const tcpApp = createGateApp(deps, "tcp", prod.handlers("tcp"), linesAt(log, "error"));
+      const tcpApp = createGateApp(
+        deps,
+        "tcp",
+        prod.handlers("tcp"),
+        linesAt(log, "error"),
+        routesApp("tcp"),
+      );
       tcp = await startTcpListener({
         config,
         env,
@@ -134,6 +159,7 @@ export async function run(invocation: Invocation): Promise<number> {
   } catch (err) {
     await Promise.all(servers.map((s) => s.close(0)));
     await tcp?.close();
+    routes?.close();
     Deno.umask(previousUmask);
     await prod.shutdown();
     // In JSON mode the refusal is a JSON line like every other; in text mode main prints it.
@@ -193,6 +219,7 @@ export async function run(invocation: Invocation): Promise<number> {
   // Deny queued approvals and revoke sessions while clients can still be answered, then close.
   await prod.shutdown();
   await Promise.all([...servers.map((s) => s.close()), tcp?.close()]);
+  routes?.close();
   return 0;
 }
 

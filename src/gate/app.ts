@@ -20,6 +20,7 @@ import {
   parseTtl,
   type TokenAnswer,
 } from "../gate_api/wire.ts";
+import { ROUTES_GATE_PREFIX } from "../gate_api/routes_wire.ts";
 
 /** The prod routes' handlers, from the prod layer (confirmation, sessions); all are mounted. */
 export interface ProdHandlers {
@@ -61,12 +62,17 @@ export function createGateApp(
   listener: ApiListener,
   prod: ProdHandlers,
   log: (message: string) => void = (m) => console.error(m),
+  /** `/routes/<name>` (issue 11, src/gate/routes_app.ts): any method, streamed both ways. */
+  routes?: Hono,
 ): Hono {
   const app = new Hono();
   const { config, tokens, clock, audit } = deps;
 
   app.use(async (c, next) => {
-    if (c.req.method !== "GET" && c.req.path !== GATE_PATHS.session) {
+    if (
+      c.req.method !== "GET" && c.req.path !== GATE_PATHS.session &&
+      !(routes && c.req.path.startsWith(ROUTES_GATE_PREFIX))
+    ) {
       return json(c, { error: "Method not allowed" }, 405);
     }
     await next();
@@ -159,6 +165,7 @@ export function createGateApp(
   app.delete(GATE_PATHS.session, (c) => prod.deleteSession(c));
   app.all(GATE_PATHS.session, (c) => json(c, { error: "Method not allowed" }, 405));
 
+  if (routes) app.route("/", routes);
   app.notFound((c) => json(c, { error: "Not found" }, 404));
   app.onError((err, c) => errorResponse(c, err, log));
   return app;

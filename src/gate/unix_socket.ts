@@ -7,6 +7,7 @@ import { basename, dirname } from "node:path";
 import { type ConnServerLimits, serveConnections } from "../http/conn_server.ts";
 import type { PeerEnv } from "./peer.ts";
 import { KernelPeers } from "./peer_kernel.ts";
+import { ROUTES_GATE_PREFIX } from "../gate_api/routes_wire.ts";
 
 /** Raised when the filesystem is not in a state the gate will trust; the message says why. */
 export class UnsafePathError extends Error {
@@ -93,7 +94,11 @@ export async function assertDistinctSockets(paths: Record<string, string>): Prom
  * The gate's requests are small (a prod request's body is a few hundred bytes), so its sockets take
  * at most 64 KiB of body: 256 connections then buffer tens of MiB at worst, not hundreds.
  */
-export const GATE_LIMITS: Partial<ConnServerLimits> = { maxBodyBytes: 64 * 1024 };
+export const GATE_LIMITS: Partial<ConnServerLimits> = {
+  maxBodyBytes: 64 * 1024,
+  // Routed calls (issue 11) stream their bodies; the route enforces its own size limit.
+  streamBodyPrefix: ROUTES_GATE_PREFIX,
+};
 
 /** What serves a Unix socket: a Hono app's `fetch` fits; `env.peer()` names the caller. */
 export type UnixHandler = (request: Request, env: PeerEnv) => Response | Promise<Response>;

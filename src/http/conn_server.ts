@@ -8,6 +8,10 @@
  * What a client gets (and what a hostile one cannot do):
  * - keep-alive and pipelining (answered in order), Content-Length and chunked request bodies up
  *   to `maxBodyBytes` (413 beyond), `Expect: 100-continue`;
+ * - bodies of requests under `streamBodyPrefix` (the gate's routed calls) are NOT read whole: the
+ *   handler gets them as a stream, read from the connection as it pulls (each wait for more bytes
+ *   bounded by `bodyTimeoutMs`, no `maxBodyBytes` cap: the handler enforces its own), and the
+ *   connection is reused only when the handler consumed the whole body;
  * - a bounded wait for the first byte (idle), for the rest of the headers (408) and for the body
  *   (408): a request whose body never completes is dropped and never reaches the handler;
  * - at most `maxHeaderBytes` of head and `maxHeaderCount` fields (431), strict request line and
@@ -43,6 +47,8 @@ export interface ConnServerLimits {
   maxHeaderCount: number;
   maxBodyBytes: number;
   maxConnections: number;
+  /** Requests whose path starts with this get their body as a stream (see the module doc). */
+  streamBodyPrefix?: string;
 }
 
 /** Defaults: generous for real clients, small enough that a stalled one cannot hold much. */
@@ -253,6 +259,8 @@ interface Head {
   framing: number | "chunked";
   keepAlive: boolean;
   expectContinue: boolean;
+  /** The body is handed over as a stream (`streamBodyPrefix`), not read whole first. */
+  streamed: boolean;
 }
 
 function parseHead(text: string, limits: ConnServerLimits): Head {
@@ -273,6 +281,8 @@ function parseHead(text: string, limits: ConnServerLimits): Head {
   if (fieldLines.length > limits.maxHeaderCount) {
     throw new Http1SyntaxError("too many header fields", 431);
   }
+  const streamed = limits.streamBodyPrefix !== undefined &&
+    path.startsWith(limits.streamBodyPrefix);
   const fields = parseFieldLines(fieldLines);
   const headers = new Headers();
   const lengths = new Set<string>();
@@ -305,13 +315,28 @@ function parseHead(text: string, limits: ConnServerLimits): Head {
     const [v] = lengths;
     if (!/^\d{1,15}$/.test(v)) throw new Http1SyntaxError("malformed Content-Length");
     framing = Number(v);
-    if (framing > limits.maxBodyBytes) throw new Http1SyntaxError("the body is too large", 413);
+    if (framing > limits.maxBodyBytes && !streamed) {
+      throw new Http1SyntaxError("the body is too large", 413);
+    }
   }
   const connection = (headers.get("connection") ?? "").toLowerCase();
   const keepAlive = http10 ? /\bkeep-alive\b/.test(connection) : !/\bclose\b/.test(connection);
   const expectContinue = !http10 &&
     (headers.get("expect") ?? "").toLowerCase() === "100-continue";
-  return { method, target: path, http10, headers, framing, keepAlive, expectContinue };
+  return { method, target: path, http10, headers, framing, keepAlive, expectContinue, streamed };
+}
+
+/** A request body handed to the handler as a stream. */
+interface StreamedBody {
+  stream: ReadableStream<Uint8Array>;
+  /** Whether it was read to its end. */
+  complete: boolean;
+}
+
+/** Index of the first CRLF in `buf[0..len)`, or -1. */
+function crlfAt(buf: Uint8Array, len: number): number {
+  for (let i = 0; i + 1 < len; i++) if (buf[i] === 13 && buf[i + 1] === 10) return i;
+  return -1;
 }
 
 /** One accepted connection: reads requests in order, answers each, until either side ends it. */
@@ -453,6 +478,10 @@ class Connection<E> {
       }
       this.#consume(headEnd + 4);
 
+      if (head.streamed && head.framing !== 0) {
+        if (!(await this.#dispatch(head, this.#bodyStream(head)))) return;
+        continue;
+      }
       // The body, whole, before the handler sees anything.
       const body = await this.#readBody(head);
       if (body === undefined) return;
@@ -510,8 +539,102 @@ class Connection<E> {
     }
   }
 
+  /**
+   * A streamed request body: bytes are taken from the connection as the handler pulls them,
+   * de-chunked incrementally; each wait for more bytes is bounded by `bodyTimeoutMs`. `complete`
+   * says whether it was read to its end (else the connection cannot carry another request).
+   */
+  #bodyStream(head: Head): StreamedBody {
+    let phase: "size" | "data" | "crlf" | "trailers" | "done" = head.framing === "chunked"
+      ? "size"
+      : "data";
+    let remaining = head.framing === "chunked" ? 0 : head.framing;
+    let continued = !head.expectContinue;
+    const out: StreamedBody = { stream: undefined!, complete: false };
+    const more = async () => {
+      const n = await this.#within(this.limits.bodyTimeoutMs, "body", () => this.#read());
+      if (n === null) throw new Http1SyntaxError("the request body ended early");
+    };
+    out.stream = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        try {
+          if (!continued) {
+            continued = true;
+            if (this.#len === 0) {
+              await this.#within(
+                this.limits.writeTimeoutMs,
+                "write",
+                () => writeAll(this.conn, encoder.encode("HTTP/1.1 100 Continue\r\n\r\n")),
+              );
+            }
+          }
+          for (;;) {
+            if (phase === "data") {
+              if (this.#len === 0) {
+                await more();
+                continue;
+              }
+              const take = Math.min(this.#len, remaining);
+              const chunk = this.#buf.slice(0, take);
+              this.#consume(take);
+              remaining -= take;
+              if (remaining === 0) phase = head.framing === "chunked" ? "crlf" : "done";
+              controller.enqueue(chunk);
+              if (phase === "done") {
+                out.complete = true;
+                controller.close();
+              }
+              return;
+            }
+            if (phase === "crlf") {
+              if (this.#len < 2) {
+                await more();
+                continue;
+              }
+              if (this.#buf[0] !== 13 || this.#buf[1] !== 10) {
+                throw new Http1SyntaxError("a chunk is not followed by CRLF");
+              }
+              this.#consume(2);
+              phase = "size";
+              continue;
+            }
+            // "size" and "trailers" work on whole lines.
+            const line = crlfAt(this.#buf, this.#len);
+            if (line < 0) {
+              if (this.#len > (phase === "size" ? 1024 : 8192)) {
+                throw new Http1SyntaxError("a chunk size line or trailer is too long");
+              }
+              await more();
+              continue;
+            }
+            const text = new TextDecoder().decode(this.#buf.subarray(0, line));
+            this.#consume(line + 2);
+            if (phase === "trailers") {
+              if (line === 0) {
+                phase = "done";
+                out.complete = true;
+                controller.close();
+                return;
+              }
+              continue;
+            }
+            const sizeText = text.split(";")[0].trim();
+            if (!/^[0-9a-fA-F]{1,8}$/.test(sizeText)) {
+              throw new Http1SyntaxError("malformed chunk size");
+            }
+            remaining = parseInt(sizeText, 16);
+            phase = remaining === 0 ? "trailers" : "data";
+          }
+        } catch (err) {
+          controller.error(err instanceof Http1SyntaxError ? err : new Error("body read failed"));
+        }
+      },
+    }, { highWaterMark: 0 });
+    return out;
+  }
+
   /** Runs the handler and writes its answer; true when the connection may serve another request. */
-  async #dispatch(head: Head, body: Uint8Array): Promise<boolean> {
+  async #dispatch(head: Head, body: Uint8Array | StreamedBody): Promise<boolean> {
     const controller = new AbortController();
     this.#inFlight = controller;
     let responding = true;
@@ -537,12 +660,17 @@ class Connection<E> {
       const hasBody = head.method !== "GET" && head.method !== "HEAD";
       let request: Request;
       try {
+        const streamed = body instanceof Uint8Array ? undefined : body;
         request = new Request(`http://localhost${head.target}`, {
           method: head.method,
           headers: head.headers,
-          body: hasBody ? new Uint8Array(body) : undefined,
+          body: streamed
+            ? (hasBody ? streamed.stream : undefined)
+            : (hasBody ? new Uint8Array(body as Uint8Array) : undefined),
           signal: controller.signal,
-        });
+          // A streamed body needs half-duplex (Deno's RequestInit has no type for it).
+          ...(streamed && hasBody ? { duplex: "half" } : {}),
+        } as RequestInit);
       } catch {
         await this.#answerError(400, "the request is not acceptable");
         return false;
@@ -561,15 +689,24 @@ class Connection<E> {
         await response.body?.cancel().catch(() => {});
         return false;
       }
-      return (await this.#respond(head, response, controller)) && !ended;
+      // A streamed body not read to its end when the answer starts means this connection closes.
+      const bodyDone = () => body instanceof Uint8Array || body.complete;
+      const reusable = (await this.#respond(head, response, controller, bodyDone)) && !ended;
+      // A streamed body the handler left unread still sits on the connection: close it.
+      return reusable && (body instanceof Uint8Array || body.complete);
     } finally {
       responding = false;
       this.#inFlight = undefined;
     }
   }
 
-  async #respond(head: Head, response: Response, controller: AbortController): Promise<boolean> {
-    const keepAlive = head.keepAlive && !head.http10;
+  async #respond(
+    head: Head,
+    response: Response,
+    controller: AbortController,
+    bodyDone: () => boolean = () => true,
+  ): Promise<boolean> {
+    const keepAlive = head.keepAlive && !head.http10 && bodyDone();
     const status = response.status;
     const noBody = head.method === "HEAD" || status === 204 || status === 304 ||
       (status >= 100 && status < 200);

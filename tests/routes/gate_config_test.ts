@@ -129,3 +129,37 @@ Deno.test("every key's bad forms are named", () => {
     );
   }
 });
+
+Deno.test("loadConfig reads [routes.<name>] from the config file and reports their problems", async () => {
+  const { loadConfig } = await import("../../src/cli/config.ts");
+  const { parseConfigText } = await import("../../src/cli/config_file.ts");
+  const text = `
+[routes.claude]
+preset = "anthropic"
+
+[routes.internal]
+upstream = "https://internal.example/api"
+credential_command = ["gh", "auth", "token"]
+auth = "token"
+methods = ["GET"]
+`;
+  const config = loadConfig({
+    flags: {},
+    env: { HOME: "/home/x" },
+    file: { path: "/etc/a.toml", table: parseConfigText("/etc/a.toml", text) },
+  });
+  assert.deepEqual(config.routes?.map((r) => r.name), ["claude", "internal"]);
+  assert.equal(config.routes?.[1].basePath, "/api");
+  assert.throws(
+    () =>
+      loadConfig({
+        flags: {},
+        env: { HOME: "/home/x" },
+        file: {
+          path: "/etc/a.toml",
+          table: parseConfigText("/etc/a.toml", '[routes.x]\nupstream = "http://evil.example"\n'),
+        },
+      }),
+    /routes\.x\.upstream: must be https:\/\/ \(http:\/\/ only for a loopback host\)/,
+  );
+});
