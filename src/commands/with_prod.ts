@@ -40,6 +40,7 @@ import {
   superviseChild,
 } from "../with_prod/signals.ts";
 import { prodBackend, startTempProxy, type TempProxy } from "../with_prod/temp_proxy.ts";
+import { ROUTES_URL_VAR, startTempRoutesProxy } from "../with_prod/temp_routes_proxy.ts";
 
 /** When the "still waiting" hint is printed. */
 export const HINT_AFTER_MS = 10_000;
@@ -127,6 +128,7 @@ export async function run(invocation: Invocation): Promise<number> {
   let reaper: Reaper | undefined;
   let tokens: SessionTokens | undefined;
   let proxy: TempProxy | undefined;
+  let routesProxy: TempProxy | undefined;
   let info: GateClient | undefined;
   try {
     const acquired = await acquire(gate, guard, argv, project, config);
@@ -190,6 +192,15 @@ export async function run(invocation: Invocation): Promise<number> {
       proc: realProcFS,
       log: err,
     });
+    // `level = "prod"` routes (issue 11): a routes listener of its own that carries the session,
+    // served to the wrapped command's tree only; the container's routes port never has it.
+    routesProxy = startTempRoutesProxy({
+      transport: await openGateTransport(config, env, () => {}),
+      session: id,
+      ancestor: Deno.pid,
+      proc: realProcFS,
+      log: err,
+    });
     const childEnv = buildChildEnv({
       base: env,
       metadataHost: proxy.host,
@@ -200,6 +211,7 @@ export async function run(invocation: Invocation): Promise<number> {
       noQuotaProject: config.no_quota_project,
       extras,
     });
+    childEnv[ROUTES_URL_VAR] = `http://${routesProxy.host}`;
     if (guard.received) return signalExitCode(guard.received);
     // A session lost before the command starts: the command is not run on a dead session.
     if (sessionTokens.ended !== undefined) return ACQUIRE_FAILED_EXIT;
@@ -209,6 +221,7 @@ export async function run(invocation: Invocation): Promise<number> {
     guard.dispose();
     tokens?.end("with-prod is shutting down");
     await proxy?.stop().catch(() => {});
+    await routesProxy?.stop().catch(() => {});
     info?.close();
     if (created) {
       const problem = await gate.revoke(created.sessionId);

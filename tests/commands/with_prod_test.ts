@@ -94,6 +94,15 @@ async function fakeGate(
     if (url.pathname === "/session" && req.method === "POST") return answer(req);
     if (url.pathname === "/token" && routes.token) return answer(req);
     if (url.pathname === "/session" && req.method === "DELETE") return Response.json({});
+    if (url.pathname.startsWith("/routes/")) {
+      // What a routed call carried to the gate (the session is checked by the test, not echoed
+      // anywhere else).
+      return Response.json({
+        route: url.pathname,
+        target: req.headers.get("x-route-target"),
+        session: req.headers.get("x-route-session"),
+      });
+    }
     return new Response("not found", { status: 404 });
   });
   return {
@@ -200,6 +209,24 @@ Deno.test("bad forms of the held answer fail closed: exit 1, a clear message, no
     assert.ok(!(await exists(`${gate.dir}/ran`)), `${name}: the command never ran`);
     assert.ok(!r.stderr.includes("ab".repeat(32)), "no session id in any message");
   }
+});
+
+Deno.test("the command gets AUTHCALATOR_ROUTES_URL: its routed calls carry the session to the gate", async () => {
+  await using gate = await fakeGate(() => Response.json(JSON.parse(SESSION_JSON)));
+  const probe =
+    `U=\${AUTHCALATOR_ROUTES_URL#http://}; exec 3<>/dev/tcp/\${U%:*}/\${U#*:}; printf ` +
+    `'GET /admin/v1/x?y=1 HTTP/1.1\\r\\nHost: %s\\r\\nConnection: close\\r\\n\\r\\n' "$U" >&3; cat <&3`;
+  const r = await runWithProd(
+    gate,
+    `echo "$AUTHCALATOR_ROUTES_URL" > ${gate.dir}/url; (${probe}) > ${gate.dir}/routed`,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(await Deno.readTextFile(`${gate.dir}/url`), /^http:\/\/127\.0\.0\.1:\d+\n$/);
+  const routed = await Deno.readTextFile(`${gate.dir}/routed`);
+  assert.match(routed, /^HTTP\/1\.1 200/);
+  const body = JSON.parse(routed.slice(routed.indexOf("\r\n\r\n") + 4));
+  assert.deepEqual(body, { route: "/routes/admin", target: "/v1/x?y=1", session: "ab".repeat(32) });
+  assert.ok(!r.stderr.includes("ab".repeat(32)), "no session id in any message");
 });
 
 Deno.test("a gate that does not hold sessions: with-prod warns and runs the command", async () => {

@@ -14,6 +14,10 @@ import type { RouteConfig } from "../../src/routes/route_config.ts";
 import { testGate } from "../gate/gate_fixture.ts";
 import { flush } from "../gate/confirm/fake_timers.ts";
 import { join, pkt } from "./push_pkt.ts";
+import type { GateTransport } from "../../src/gate_api/transport.ts";
+import { createRoutesProxyApp } from "../../src/routes_proxy/app.ts";
+import { realProcFS } from "../../src/with_prod/proc_fs.ts";
+import { startTempRoutesProxy } from "../../src/with_prod/temp_routes_proxy.ts";
 
 const SECRET = "prod-route-secret-4b3a2c1d";
 
@@ -117,7 +121,7 @@ function gateWith(config: RouteConfig) {
     await admin(`/pending/${id}/approve`, "POST");
     return (await (await created).json()).session_id as string;
   };
-  return { gate, call, admin, queued, session };
+  return { gate, routes, call, admin, queued, session };
 }
 
 Deno.test("prod route: refused without a session, with an unknown one, and after revocation", async () => {
@@ -246,5 +250,100 @@ Deno.test("push = approve: denied, git gets its report-status rejection; nothing
     assert.equal(bad.status, 400);
     assert.match(await bad.text(), /bad pkt-line length/);
     assert.equal((await (await t.admin("/pending")).json()).pending.length, 0);
+  });
+});
+
+/** A gate transport that hands each request to `app` (the gate's routes app), recording it. */
+function inProcessTransport(
+  app: (req: Request) => Response | Promise<Response>,
+  sent: { path: string; headers: Record<string, string> }[],
+): GateTransport {
+  return {
+    where: "the gate in this test",
+    hint: "none",
+    send(request) {
+      sent.push({ path: request.path, headers: { ...request.headers } });
+      return Promise.resolve(app(
+        new Request(`http://gate${request.path}`, {
+          method: request.method,
+          headers: request.headers,
+          body: request.body,
+          signal: request.signal,
+          // @ts-ignore: streamed request bodies
+          duplex: "half",
+        }),
+      ));
+    },
+    close() {},
+  };
+}
+
+/** A raw HTTP GET from bash, so the caller is a process of its own. */
+function bashGet(port: number, path: string): string {
+  return `exec 3<>/dev/tcp/127.0.0.1/${port}; printf 'GET ${path} HTTP/1.1\\r\\nHost: 127.0.0.1:${port}\\r\\nConnection: close\\r\\n\\r\\n' >&3; cat <&3`;
+}
+
+Deno.test("with-prod's routes listener: the wrapped tree reaches a prod route; outsiders get 403", async () => {
+  await withUpstream(async (origin, seen) => {
+    const t = gateWith(route(origin, { name: "admin", level: "prod" }));
+    const id = await t.session();
+    const sent: { path: string; headers: Record<string, string> }[] = [];
+    const transport = inProcessTransport((req) => t.routes.fetch(req), sent);
+    const logs: string[] = [];
+    const listener = startTempRoutesProxy({
+      transport,
+      session: id,
+      ancestor: Deno.pid,
+      proc: realProcFS,
+      log: (l) => logs.push(l),
+    });
+    const dir = await Deno.makeTempDir();
+    try {
+      // A child of this process (the wrapped command's tree): served, the session rides along.
+      const inside = await new Deno.Command("bash", {
+        args: ["-c", bashGet(listener.port, "/admin/v1/x?q=1")],
+        stdout: "piped",
+      }).output();
+      const text = new TextDecoder().decode(inside.stdout);
+      assert.match(text, /^HTTP\/1\.1 200/);
+      assert.match(text, /upstream ok/);
+      assert.equal(sent[0].path, "/routes/admin");
+      assert.equal(sent[0].headers[ROUTE_HEADERS.session], id);
+      assert.equal(sent[0].headers[ROUTE_HEADERS.target], "/v1/x?q=1");
+      assert.equal(seen.length, 1);
+      assert.ok(!logs.join("\n").includes(id), "the session id is never logged");
+
+      // A reparented process (outside the tree): 403 before anything reaches the gate.
+      const out = `${dir}/out`;
+      await Deno.writeTextFile(
+        `${dir}/get.sh`,
+        `${bashGet(listener.port, "/admin/v1/x")} > ${out}.tmp; mv ${out}.tmp ${out}\n`,
+      );
+      await new Deno.Command("bash", { args: ["-c", `(setsid bash ${dir}/get.sh &); exit 0`] })
+        .output();
+      let answer: string | undefined;
+      for (let n = 0; n < 400 && answer === undefined; n++) {
+        await new Promise((r) => setTimeout(r, 25));
+        answer = await Deno.readTextFile(out).catch(() => undefined);
+      }
+      assert.match(answer ?? "(no answer)", /^HTTP\/1\.1 403/);
+      assert.equal(sent.length, 1, "the outsider's request never reached the gate");
+      assert.ok(logs.some((l) => /refused a routes request: process \d+ is outside/.test(l)));
+
+      // The container's long-lived routes listener carries no session: the prod route refuses.
+      const container = createRoutesProxyApp({
+        transport: inProcessTransport((req) => t.routes.fetch(req), sent),
+        hostAllowed: () => true,
+      });
+      const refused = await container.request("http://127.0.0.1:1/admin/v1/x", {
+        headers: { host: "127.0.0.1:1" },
+      });
+      assert.equal(refused.status, 403);
+      assert.match(await refused.text(), /served only inside an approved with-prod session/);
+      assert.equal(seen.length, 1);
+    } finally {
+      await listener.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
   });
 });
