@@ -13,6 +13,7 @@ import { resolveEndpoints } from "../google/endpoints.ts";
 import { createGateApp } from "../gate/app.ts";
 import { createRoutesApp } from "../gate/routes_app.ts";
 import { openRoutes, type ServedRoutes } from "../routes/served_routes.ts";
+import { createRoutePolicy } from "../routes/route_policy.ts";
 import { createProdLayer, type ProdLayerOptions, systemProdOptions } from "../gate/prod.ts";
 import {
   checkAuditLog,
@@ -103,6 +104,14 @@ export async function run(invocation: Invocation): Promise<number> {
       clock,
       listener,
       log: linesAt(log, "error"),
+      // Prod routes need a live with-prod session; pushes go through the prod confirmation chain.
+      policy: createRoutePolicy({
+        listener,
+        sessionActive: prod.sessionActive,
+        confirmGitPush: prod.confirmGitPush,
+        timers: prodOptions.timers,
+        log: linesAt(log, "info"),
+      }),
     });
   let credentials: CredentialsReport;
   try {
