@@ -6,6 +6,7 @@ import type { Config } from "./cli/config.ts";
 import { IN_CLUSTER_DIR } from "./kube/in_cluster.ts";
 import { kubeconfigPath } from "./kube/kubeconfig_path.ts";
 import { LIBC_PATHS } from "./proc/libc.ts";
+import { proxyFor } from "./routes/outbound.ts";
 
 /** A Deno permission kind this project grants. */
 export type Kind = "read" | "write" | "net" | "env" | "sys" | "run" | "ffi";
@@ -34,6 +35,8 @@ export interface PermissionContext {
   metadataHost?: string;
   /** The in-cluster Kubernetes API (`https://…` from KUBERNETES_SERVICE_HOST/PORT), if in a pod. */
   kubernetesApiUrl?: string;
+  /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY (either case), for the routes' outbound proxy hosts. */
+  proxyEnv?: Record<string, string | undefined>;
 }
 
 /** The roles, each a subcommand (pending, approve and deny share `admin-client`'s grants). */
@@ -145,6 +148,38 @@ function gateTcpGrants(ctx: PermissionContext): { read: string[]; net: string[] 
   };
 }
 
+/**
+ * The derived part of the gate's grants (issue 11): for each `[routes.<name>]` its upstream
+ * `host:port` (and the proxy the environment names for it), its credential file and `ca_file`,
+ * and its credential command. An upstream no route names stays unreachable.
+ */
+function routeGrants(ctx: PermissionContext): { read: string[]; net: string[]; run: string[] } {
+  const routes = ctx.config.routes ?? [];
+  const home = (p: string) => (p.startsWith("~/") ? `${ctx.home}${p.slice(1)}` : p);
+  const hostPort = (origin: string) => {
+    const u = new URL(origin);
+    return `${u.hostname}:${u.port || (u.protocol === "https:" ? 443 : 80)}`;
+  };
+  const proxies = routes.map((r) => proxyFor(r.origin, ctx.proxyEnv ?? {}));
+  return {
+    read: defined(routes.flatMap((r) => [
+      r.credential.kind === "file" ? home(r.credential.path) : undefined,
+      r.caFile === undefined ? undefined : home(r.caFile),
+    ])),
+    net: [
+      ...routes.map((r) => hostPort(r.origin)),
+      ...defined(proxies).map((p) => {
+        try {
+          return hostPort(new URL(p).origin);
+        } catch {
+          return p;
+        }
+      }),
+    ],
+    run: routes.flatMap((r) => (r.credential.kind === "command" ? [r.credential.argv[0]] : [])),
+  };
+}
+
 /** Every port on these hosts: where metadata proxies (permanent or with-prod's) listen. */
 export const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
 
@@ -177,6 +212,7 @@ const ROLES: Record<Role, (ctx: PermissionContext) => RoleGrants> = {
           "/etc/group",
           ...defined([c.tls_dir]),
           ...gateTcpGrants(ctx).read,
+          ...routeGrants(ctx).read,
         ]),
       ],
       write: [...new Set([...socketDirs, ctx.runtimeDir])],
@@ -186,12 +222,13 @@ const ROLES: Record<Role, (ctx: PermissionContext) => RoleGrants> = {
         ),
         ...googleNet(c),
         ...gateTcpGrants(ctx).net,
+        ...routeGrants(ctx).net,
       ],
       // google-auth-library probes many variables; an allow-list would turn each probe into a crash.
       env: true,
       // Deno.umask and os.hostname() are only granted as the whole kind.
       sys: true,
-      run: ["zenity", "osascript"],
+      run: [...new Set(["zenity", "osascript", ...routeGrants(ctx).run])],
       // libc only, for the kernel's peer credentials of each socket connection (SO_PEERCRED,
       // SO_PEERPIDFD) and the peer's /proc entries: src/gate/peer_kernel.ts says why.
       ffi: [...LIBC_PATHS],

@@ -20,6 +20,10 @@ export function contextFrom(
     kubeconfig: env.KUBECONFIG,
     metadataHost: env.GCE_METADATA_HOST,
     kubernetesApiUrl: inClusterApiUrl(env),
+    proxyEnv: Object.fromEntries(
+      ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"]
+        .map((k) => [k, env[k]]),
+    ),
   };
 }
 

@@ -161,7 +161,11 @@ function commandSource(
           `route ${route}: ${what} did not finish within ${timeoutMs / 1000}s (killed)`,
         );
       }
-      const why = err instanceof Deno.errors.NotFound ? "was not found" : "could not be started";
+      const why = err instanceof Deno.errors.NotFound
+        ? "was not found"
+        : err instanceof Deno.errors.NotCapable
+        ? "is not in the gate's --allow-run (run the gate with `authcalator permissions gate`'s flags)"
+        : "could not be started";
       throw new CredentialUnavailableError(`route ${route}: ${what} ${why}`);
     }
     if (deadline.aborted) {
