@@ -119,6 +119,10 @@ export function upstreamHeaders(route: RouteConfig, client: Headers, credential:
     if (drop.has(name) || named.has(name)) continue;
     out.append(name, value);
   }
+  // Deno's fetch transparently decodes a gzip/br answer to a request that accepts it but keeps
+  // the upstream's Content-Encoding and Content-Length, which would hand the client a body that
+  // contradicts its headers. Asking for identity makes the bytes the client gets the upstream's.
+  out.set("accept-encoding", "identity");
   out.set(authName, authValue);
   return out;
 }

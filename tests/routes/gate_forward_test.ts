@@ -171,6 +171,26 @@ Deno.test("the credential is injected, the client's own and hop-by-hop headers a
   );
 });
 
+Deno.test("a compressed answer reaches the client as the upstream sent it, headers and bytes agreeing", async () => {
+  await withUpstream(async (req) => {
+    const ae = req.headers.get("accept-encoding") ?? "";
+    const text = new TextEncoder().encode("payload ".repeat(100));
+    if (!ae.includes("gzip")) return new Response(text, { headers: { "x-ae": ae } });
+    const gz = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
+    return new Response(new Uint8Array(await new Response(gz).arrayBuffer()), {
+      headers: { "content-encoding": "gzip", "x-ae": ae },
+    });
+  }, async (origin) => {
+    const { call } = gate(route(origin));
+    const res = await call("/c", { headers: { "accept-encoding": "gzip, br" } });
+    assert.equal(res.headers.get("x-ae"), "identity");
+    const body = new Uint8Array(await res.arrayBuffer());
+    assert.equal(res.headers.get("content-encoding"), null);
+    assert.equal(Number(res.headers.get("content-length")), body.length);
+    assert.equal(new TextDecoder().decode(body), "payload ".repeat(100));
+  });
+});
+
 Deno.test("basic, token and named-header auth are sent as configured", async () => {
   await withUpstream(() => new Response("ok"), async (origin, seen) => {
     for (
