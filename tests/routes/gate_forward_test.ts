@@ -438,3 +438,55 @@ Deno.test("upstream down, slow head, and an unavailable credential", async () =>
     assert.ok(!text.includes("/home/me"), "no host path reaches the container");
   });
 });
+
+Deno.test("an upstream that resets mid-stream ends the client's stream with an error, audited", async () => {
+  // A raw upstream: a chunked head and one chunk, then the connection is dropped.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    for await (const conn of listener) {
+      const buf = new Uint8Array(4096);
+      await conn.read(buf);
+      await conn.write(
+        new TextEncoder().encode(
+          "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n",
+        ),
+      );
+      conn.close();
+    }
+  })();
+  try {
+    const { call, audit } = gate(route(`http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`));
+    const res = await call("/reset");
+    assert.equal(res.status, 200);
+    await assert.rejects(res.arrayBuffer());
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(audit.entries[0].result, "error");
+    assert.match(audit.entries[0].error ?? "", /the upstream stream failed/);
+  } finally {
+    listener.close();
+    await serving.catch(() => {});
+  }
+});
+
+Deno.test("a client that goes away mid-upload cancels the upstream request", async () => {
+  await withUpstream(() => new Response("never"), async (origin, seen) => {
+    const { call } = gate(route(origin, { maxRequestBytes: 1 << 20 }));
+    const client = new AbortController();
+    let sent!: () => void;
+    const firstSent = new Promise<void>((r) => sent = r);
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        c.enqueue(new Uint8Array(100));
+        sent();
+        return new Promise(() => {}); // the client stalls, then goes away
+      },
+    });
+    const pending = call("/upload", { method: "POST", body, signal: client.signal });
+    await firstSent;
+    client.abort();
+    const res = await pending;
+    assert.ok(res.status === 499 || res.status === 502, String(res.status));
+    assert.equal(res.headers.get(ROUTE_HEADERS.error), "route_upstream_unreachable");
+    assert.ok(seen.every((s) => s.body.length < 1000));
+  });
+});
