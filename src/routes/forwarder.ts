@@ -64,6 +64,9 @@ export interface ForwardCall {
 /** The upstream fetch (a Deno.HttpClient per route carries the CA and proxy). */
 export type RouteFetch = (url: string, init: RequestInit) => Promise<Response>;
 
+/** Request bodies up to this size that declare a Content-Length are sent with it (not chunked). */
+export const FIXED_LENGTH_MAX_BYTES = 1024 * 1024;
+
 /** The header `auth` sends the credential in, and its value. */
 export function credentialHeader(auth: CredentialAuth, credential: string): [string, string] {
   switch (auth.kind) {
@@ -203,7 +206,7 @@ export async function forward(call: ForwardCall, deps: ForwardDeps): Promise<For
 
   let bytesUp = 0;
   let requestTooLarge = false;
-  let body: ReadableStream<Uint8Array> | undefined;
+  let body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | undefined;
   if (call.body !== null && call.method !== "GET" && call.method !== "HEAD") {
     body = call.body.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
@@ -222,6 +225,26 @@ export async function forward(call: ForwardCall, deps: ForwardDeps): Promise<For
     );
   } else {
     await call.body?.cancel().catch(() => {});
+  }
+  // Deno's fetch sends every streamed body chunked. A small body the client sent with a
+  // Content-Length is read whole first (it is already on its way: at most
+  // FIXED_LENGTH_MAX_BYTES, each read bounded by the gate's server) and sent with its length,
+  // as git and API clients send small bodies, for upstreams that refuse chunked uploads.
+  const declaredBytes = declared === null ? undefined : Number(declared);
+  if (
+    body instanceof ReadableStream && declaredBytes !== undefined &&
+    declaredBytes <= FIXED_LENGTH_MAX_BYTES
+  ) {
+    try {
+      body = new Uint8Array(await new Response(body).arrayBuffer());
+    } catch {
+      release();
+      throw new RouteError(
+        499,
+        ROUTE_ERROR_CODES.upstreamUnreachable,
+        "the request body did not arrive whole",
+      );
+    }
   }
 
   const url = `${route.origin}${route.basePath}${call.target.path}${
@@ -242,7 +265,7 @@ export async function forward(call: ForwardCall, deps: ForwardDeps): Promise<For
       redirect: "manual",
       signal: upstream.signal,
       // @ts-ignore: Deno needs duplex for a streamed request body.
-      duplex: body === undefined ? undefined : "half",
+      duplex: body instanceof ReadableStream ? "half" : undefined,
     });
   } catch {
     cancelHeadTimer();

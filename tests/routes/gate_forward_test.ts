@@ -191,6 +191,30 @@ Deno.test("a compressed answer reaches the client as the upstream sent it, heade
   });
 });
 
+Deno.test("a small body with a Content-Length goes upstream with it; a chunked one chunked", async () => {
+  await withUpstream(() => new Response("ok"), async (origin, seen) => {
+    const { call } = gate(route(origin));
+    await (await call("/fixed", {
+      method: "POST",
+      body: "hello",
+      headers: { "content-length": "5" },
+    }))
+      .body?.cancel();
+    assert.equal(seen[0].headers["content-length"], "5");
+    assert.equal(seen[0].headers["transfer-encoding"], undefined);
+    assert.equal(seen[0].body, "hello");
+    const streamed = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode("chunk"));
+        c.close();
+      },
+    });
+    await (await call("/chunked", { method: "POST", body: streamed })).body?.cancel();
+    assert.equal(seen[1].headers["transfer-encoding"], "chunked");
+    assert.equal(seen[1].body, "chunk");
+  });
+});
+
 Deno.test("basic, token and named-header auth are sent as configured", async () => {
   await withUpstream(() => new Response("ok"), async (origin, seen) => {
     for (
