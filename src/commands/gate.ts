@@ -38,8 +38,7 @@ import {
 } from "../gate/unix_socket.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { auditWithRemoteClient } from "../gate/remote_client.ts";
-import { startTcpListener, type TcpSetup } from "../gate/tcp_setup.ts";
-import { tlsExpiryWarnings } from "../gate/health_warnings.ts";
+import type { TcpSetup } from "../gate/tcp_setup.ts";
 import { defaultTlsDir } from "../tls/files.ts";
 import { VERSION } from "../version.ts";
 
@@ -145,6 +144,10 @@ export async function run(invocation: Invocation): Promise<number> {
       ),
     );
     if (config.gate_tls_port !== undefined) {
+      // The TCP listener's modules (X.509 parsing, node:tls) are loaded only when it is
+      // configured: a gate on its Unix sockets alone does not carry them (issue 9, memory).
+      const { tlsExpiryWarnings } = await import("../gate/health_warnings.ts");
+      const { startTcpListener } = await import("../gate/tcp_setup.ts");
       // The same dev, prod and session routes as the main socket; the admin routes are absent.
       deps.healthWarnings = tlsExpiryWarnings(
         config.tls_dir ?? defaultTlsDir(env),

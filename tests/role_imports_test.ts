@@ -1,19 +1,21 @@
 /**
- * The metadata-proxy loads only what its path uses (issue 9: its idle memory). Deno evaluates the
- * static imports of every module it runs, so the proxy's resident code is the static closure of
- * src/main.ts plus the two modules main.ts imports dynamically for this command (the config
- * loader and the command module). That closure must not reach the dependencies the bench
- * measures as heavy and the proxy never uses: google-auth-library (~20 MiB), yaml (~12 MiB), the
- * TOML parser (~3 MiB; loaded only when a config file is named), any `node:` module (starting
- * Deno's Node compatibility layer costs ~7 MiB), the emulator, the gate's Google clients, TLS
- * tooling. Figures: `deno task bench`, table (e).
+ * The daemons load only what their path uses (issue 9: idle memory). Deno evaluates the static
+ * imports of every module it runs, so a role's resident code is the static closure of src/main.ts
+ * plus the modules main.ts imports dynamically for it (the config loader and the command module).
+ * The metadata-proxy's closure must not reach the dependencies the bench measures as heavy and
+ * the proxy never uses: google-auth-library (~20 MiB), yaml (~12 MiB), the TOML parser (~3 MiB;
+ * loaded only when a config file is named), any `node:` module (starting Deno's Node
+ * compatibility layer costs ~7 MiB), the emulator, the gate's Google clients, TLS tooling. The
+ * gate's must not reach its TCP listener's X.509 and TLS modules unless that listener is
+ * configured. Figures: `deno task bench`, table (e).
  */
 import assert from "node:assert/strict";
 
-const SRC = new URL("../../src/", import.meta.url);
-const ROOTS = ["main.ts", "cli/config.ts", "commands/metadata_proxy.ts"].map((p) =>
-  new URL(p, SRC).href
-);
+const SRC = new URL("../src/", import.meta.url);
+/** The modules a role starts from: main.ts, the config loader and its command module. */
+const rootsOf = (command: string) =>
+  ["main.ts", "cli/config.ts", `commands/${command}.ts`].map((p) => new URL(p, SRC).href);
+const ROOTS = rootsOf("metadata_proxy");
 
 interface InfoDependency {
   code?: { specifier?: string };
@@ -93,6 +95,37 @@ Deno.test("the metadata-proxy's static imports reach none of the heavy dependenc
     )
   );
   assert.deepEqual(offences, []);
+});
+
+/** What the gate loads only when its TCP listener is configured. */
+const GATE_FORBIDDEN: [RegExp, string][] = [
+  [/^npm:\/?@peculiar\//, "X.509 parsing is for the TCP listener and init-tls"],
+  [/^node:(tls|net)$/, "the TCP listener's modules load only when gate_tls_port is set"],
+  [/\/src\/gate\/tcp_(setup|listener)\.ts$/, "the TCP listener loads only when configured"],
+  [/^npm:\/?yaml/, "yaml is kube-setup's alone"],
+  [/^npm:\/?smol-toml/, "the TOML parser is loaded only when a config file is named"],
+  [/\/src\/emulator\//, "the emulator is for tests and the demo"],
+];
+
+Deno.test("the gate's static imports reach its TCP listener's X.509 and TLS modules only when configured", async () => {
+  const graph = await moduleGraph();
+  const roots = rootsOf("gate");
+  for (const root of roots) assert.ok(graph.has(root), `${root} is in src/main.ts's graph`);
+  const importer = staticClosure(graph, roots);
+  const loaded = [...importer.keys()];
+  assert.ok(loaded.some((s) => s.endsWith("/src/gate/app.ts")));
+  const offences = loaded.flatMap((specifier) =>
+    GATE_FORBIDDEN.filter(([pattern]) => pattern.test(specifier)).map(([, why]) =>
+      `${chainTo(importer, specifier)}: ${why}`
+    )
+  );
+  assert.deepEqual(offences, []);
+  // ...and it does load them, dynamically, from the gate command.
+  const gate = graph.get(new URL("commands/gate.ts", SRC).href)!;
+  const dynamic = (gate.dependencies ?? []).filter((d) => d.isDynamic).map((d) =>
+    d.code?.specifier ?? ""
+  );
+  assert.ok(dynamic.some((s) => s.endsWith("/src/gate/tcp_setup.ts")), dynamic.join(", "));
 });
 
 Deno.test("the TOML parser is only a dynamic import of src/main.ts", async () => {
