@@ -20,6 +20,7 @@ import {
   CLIENT_CREDENTIAL_HEADERS,
   HOP_BY_HOP_HEADERS,
   ROUTE_ERROR_CODES,
+  ROUTE_HEADERS,
   ROUTE_REQUEST_HEADER_NAMES,
   type RouteErrorCode,
   type RouteTarget,
@@ -142,6 +143,8 @@ export function downstreamHeaders(
   const [, injected] = credentialHeader(route.auth, credential);
   for (const [name, value] of upstream) {
     if (HOP_BY_HOP_HEADERS.includes(name) || named.has(name) || name === "content-length") continue;
+    // Only the gate marks its own answers: an upstream cannot pose as the gate.
+    if (name === ROUTE_HEADERS.error) continue;
     if (value.includes(credential) || value.includes(injected)) continue;
     if (name === "location") {
       out.set(name, routeLocation(route, value, upstreamUrl));

@@ -116,6 +116,7 @@ Deno.test("the credential is injected, the client's own and hop-by-hop headers a
           "x-upstream-private": "1",
           "keep-alive": "timeout=5",
           "x-fine": "yes",
+          "x-route-error": "route_unknown",
         },
       }),
     async (origin, seen) => {
@@ -154,6 +155,7 @@ Deno.test("the credential is injected, the client's own and hop-by-hop headers a
       assert.equal(res.headers.get("x-upstream-private"), null);
       assert.equal(res.headers.get("keep-alive"), null);
       assert.equal(res.headers.get("x-fine"), "yes");
+      assert.equal(res.headers.get("x-route-error"), null, "an upstream cannot pose as the gate");
       await new Promise((r) => setTimeout(r, 0));
       const line = audit.entries.at(-1)!;
       assert.equal(line.route, "api");
