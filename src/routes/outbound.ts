@@ -7,6 +7,7 @@
  * proxy host can join the gate's network permission.
  * @module
  */
+import { UsageError } from "../errors.ts";
 import type { RouteConfig } from "./route_config.ts";
 import type { RouteFetch } from "./forwarder.ts";
 
@@ -74,13 +75,14 @@ function readCa(route: RouteConfig, readText: (path: string) => string): string 
   try {
     const pem = readText(path);
     if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
-      throw new Error(`routes.${route.name}.ca_file ${path} holds no PEM certificate`);
+      throw new UsageError(`routes.${route.name}.ca_file ${path} holds no PEM certificate`);
     }
     return pem;
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      throw new Error(`routes.${route.name}.ca_file ${path} does not exist`);
+      throw new UsageError(`routes.${route.name}.ca_file ${path} does not exist`);
     }
-    throw err;
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`routes.${route.name}.ca_file ${path} cannot be read`);
   }
 }

@@ -63,3 +63,48 @@ Deno.test("a ca_file that is missing or holds no certificate fails the route's s
   assert.throws(() => routeClient(route, {}), /routes.r.ca_file \/nope\/ca.pem does not exist/);
   assert.throws(() => routeClient(route, {}, () => "junk"), /holds no PEM certificate/);
 });
+
+Deno.test("an HTTPS upstream is trusted through the route's ca_file and only through it", async () => {
+  const { issueTestCa, serveFake } = await import("./fakes/upstream.ts");
+  const { forward } = await import("../../src/routes/forwarder.ts");
+  const dir = await Deno.makeTempDir();
+  const ca = await issueTestCa(dir);
+  const fake = serveFake(ca, () => new Response("tls ok"));
+  const base = {
+    name: "tls",
+    origin: fake.origin,
+    basePath: "",
+    credential: { kind: "env", name: "X" },
+    auth: { kind: "bearer" },
+    maxRequestBytes: 1024,
+    maxResponseBytes: 1024,
+    headersTimeoutMs: 10_000,
+    idleTimeoutMs: 10_000,
+    level: "dev",
+    push: "refuse",
+  } as RouteConfig;
+  const call = (route: RouteConfig, client: ReturnType<typeof routeClient>) =>
+    forward({
+      route,
+      method: "GET",
+      target: { path: "/x", query: "" },
+      headers: new Headers(),
+      body: null,
+      signal: new AbortController().signal,
+      credential: "tls-secret",
+    }, { fetch: client.fetch });
+  const trusted = routeClient({ ...base, caFile: ca.caFile }, {});
+  const untrusted = routeClient(base, {});
+  try {
+    const ok = await call({ ...base, caFile: ca.caFile }, trusted);
+    assert.equal(await ok.response.text(), "tls ok");
+    assert.equal(fake.log[0].headers["authorization"], "Bearer tls-secret");
+    await assert.rejects(call(base, untrusted), /could not be reached/);
+    assert.equal(fake.log.length, 1, "nothing reached the untrusted upstream");
+  } finally {
+    trusted.close();
+    untrusted.close();
+    await fake.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
