@@ -60,7 +60,7 @@ import { BodyError, readBoundedBody } from "./request_body.ts";
 import { describeRequester, peerAuditFields, requesterKey, requesterSummary } from "./requester.ts";
 import { SessionStore } from "./sessions.ts";
 import type { ApiListener, GateDeps } from "./types.ts";
-import type { PushDisplay } from "../routes/git_push.ts";
+import type { PushDecision, PushDisplay } from "../routes/git_push.ts";
 
 export type { ProdHandlers };
 
@@ -96,7 +96,7 @@ export interface ProdLayer {
     listener: ApiListener,
     push: PushDisplay,
     signal: AbortSignal,
-  ): Promise<Decision>;
+  ): Promise<PushDecision>;
   /** Whether `id` is an approved prod session still live (`level = "prod"` routes); never mints. */
   sessionActive(id: string): Promise<boolean>;
 }
@@ -472,7 +472,7 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
     listener: ApiListener,
     push: PushDisplay,
     clientSignal: AbortSignal,
-  ): Promise<Decision> {
+  ): Promise<PushDecision> {
     const pendingId = newPendingId();
     const code = await pairingCode(pendingId);
     const peer = await peerOf(c).catch(() =>
@@ -494,7 +494,7 @@ export function createProdLayer(deps: GateDeps, options: ProdLayerOptions): Prod
     const got = limiter.acquire(requesterKey(peer));
     if (!got.ok) {
       audit.write({ ...entry, result: "rate_limited", error: got.reason });
-      return { approved: false, via: "none", outcome: "denied", why: got.reason };
+      return { approved: false, outcome: "rate_limited", why: got.reason };
     }
     const signal = AbortSignal.any([clientSignal, stopping.signal]);
     let decision: Decision;

@@ -322,7 +322,7 @@ export function rejectedPushResponse(commands: PushCommands, why: string, text: 
 /** A human's answer about a push (the chain's Decision, narrowed to what this module needs). */
 export interface PushDecision {
   approved: boolean;
-  /** How it ended: approved, denied, timed_out, expired, cancelled, shutdown. */
+  /** How it ended: approved, denied, timed_out, expired, cancelled, shutdown, rate_limited. */
   outcome: string;
   why: string;
 }
@@ -422,8 +422,10 @@ export async function guardGitPush(
     throw err;
   }
   if (!decision.approved || options.signal.aborted) {
-    const why = OUTCOME_WHY[options.signal.aborted ? "cancelled" : decision.outcome] ??
-      "push not approved on the host";
+    const outcome = options.signal.aborted ? "cancelled" : decision.outcome;
+    const why = outcome === "rate_limited"
+      ? `no approval asked: ${truncate(sanitizeText(decision.why), 160)}`
+      : OUTCOME_WHY[outcome] ?? "push not approved on the host";
     await discardBody(reader, options);
     const text = `authcalator: ${why}; nothing was sent to the upstream.\n`;
     return { action: "answer", response: rejectedPushResponse(section.commands, why, text) };

@@ -8,13 +8,12 @@
  * @module
  */
 import type { Context } from "hono";
-import type { Decision } from "../gate/confirm/chain.ts";
 import type { Timers } from "../gate/confirm/timers.ts";
 import type { RoutePolicy } from "../gate/routes_app.ts";
 import type { ApiListener } from "../gate/types.ts";
 import { ROUTE_ERROR_CODES, ROUTE_HEADERS, type RouteTarget } from "../gate_api/routes_wire.ts";
 import { RouteError } from "./forwarder.ts";
-import { guardGitPush, type PushDisplay } from "./git_push.ts";
+import { guardGitPush, type PushDecision, type PushDisplay } from "./git_push.ts";
 import type { RouteConfig } from "./route_config.ts";
 
 /**
@@ -41,7 +40,7 @@ export interface RoutePolicyDeps {
     listener: ApiListener,
     push: PushDisplay,
     signal: AbortSignal,
-  ): Promise<Decision>;
+  ): Promise<PushDecision>;
   timers: Timers;
   log: (line: string) => void;
 }
