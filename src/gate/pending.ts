@@ -129,7 +129,11 @@ export class PendingQueue {
         cancelTimer();
         input.signal?.removeEventListener("abort", onAbort);
         if (result !== "approved" && result !== "denied") {
-          this.#log(`gate: pending request ${id} ${result}; prod access denied`);
+          this.#log(
+            `gate: pending request ${id} ${result}; ${
+              input.push ? "git push" : "prod access"
+            } denied`,
+          );
         }
         resolve(result);
       },

@@ -7,8 +7,8 @@ import type { DialogResult } from "./dialog_runner.ts";
 import {
   commandLines,
   type ConfirmRequest,
-  DIALOG_TITLE,
   dialogBody,
+  dialogTitle,
   heading,
   headline,
   requestDetails,
@@ -38,12 +38,14 @@ export function zenityInvocation(req: ConfirmRequest): DialogInvocation {
     program: "zenity",
     args: [
       "--text-info",
-      `--title=${DIALOG_TITLE}`,
+      `--title=${dialogTitle(req)}`,
       "--width=700",
       "--height=500",
       "--ok-label=Allow",
       "--cancel-label=Deny",
-      "--checkbox=I have read the full command",
+      `--checkbox=${
+        req.push ? "I have read every ref being updated" : "I have read the full command"
+      }`,
       `--timeout=${DIALOG_TIMEOUT_SECONDS}`,
     ],
     stdin: dialogBody(req),
@@ -70,7 +72,7 @@ export function osascriptInvocation(req: ConfirmRequest): DialogInvocation {
     appleScriptString("Select any line to enable Allow."),
   ].join(" & ");
   const script = [
-    `set r to choose from list {${items}} with title ${appleScriptString(DIALOG_TITLE)} ` +
+    `set r to choose from list {${items}} with title ${appleScriptString(dialogTitle(req))} ` +
     `with prompt (${prompt}) default items {} OK button name "Allow" cancel button name "Deny"`,
     `if r is false then error "denied"`,
     "",

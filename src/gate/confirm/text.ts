@@ -30,6 +30,11 @@ export interface ConfirmRequest {
 /** The dialog title. */
 export const DIALOG_TITLE = "authcalator gate: Prod Access";
 
+/** The dialog title of a request: a git push says so, everything else is prod access. */
+export function dialogTitle(req: ConfirmRequest): string {
+  return req.push ? "authcalator gate: git push" : DIALOG_TITLE;
+}
+
 /** The question. */
 export function headline(req: ConfirmRequest): string {
   if (req.push) {
