@@ -103,6 +103,7 @@ export async function run(invocation: Invocation): Promise<number> {
       clock,
       listener,
       log: linesAt(log, "error"),
+      auditRequired,
       // Prod routes need a live with-prod session; pushes go through the prod confirmation chain.
       policy: createRoutePolicy({
         listener,

@@ -135,6 +135,11 @@ const FIELDS: readonly (keyof AuditEntry)[] = [
  */
 export interface AuditLog {
   write(entry: AuditEntry): void;
+  /**
+   * False while the last line could not be written (until one is again). Routed calls, whose line
+   * is written when they end, check it before they start (src/gate/routes_app.ts). Absent: true.
+   */
+  healthy?(): boolean;
 }
 
 /** The code of the 503 answered when a grant could not be audited. */
@@ -259,6 +264,10 @@ export class FileAuditLog implements AuditLog {
     this.#log = options.log ?? ((m) => console.error(m));
     this.#open = options.open ?? openAuditFile;
     this.#repeatMs = options.repeatMs ?? 60_000;
+  }
+
+  healthy(): boolean {
+    return !this.#failing;
   }
 
   write(entry: AuditEntry): void {
@@ -470,6 +479,9 @@ export class MemoryAuditLog implements AuditLog {
   readonly entries: AuditEntry[] = [];
   /** While true, lines are dropped, and grants that must be audited throw `audit_unavailable`. */
   broken = false;
+  healthy(): boolean {
+    return !this.broken;
+  }
   /** `audit_required` as the broken log applies it to dev grants. */
   required = true;
   write(entry: AuditEntry): void {

@@ -52,6 +52,7 @@ export function auditWithRemoteClient(audit: AuditLog): AuditLog {
       const client = current.getStore();
       audit.write(client ? { ...entry, ...remoteAuditFields(client) } : entry);
     },
+    healthy: () => audit.healthy?.() ?? true,
   };
 }
 

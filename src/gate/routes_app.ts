@@ -10,6 +10,7 @@
 import { type Context, Hono } from "hono";
 import type { Clock } from "../clock.ts";
 import type { AuditEntry, AuditLog, AuditResult } from "./audit.ts";
+import { AUDIT_UNAVAILABLE, auditUnavailable } from "./audit.ts";
 import type { ApiListener } from "./types.ts";
 import type { Timers } from "./confirm/timers.ts";
 import {
@@ -65,6 +66,8 @@ export interface RoutesAppDeps {
   log: (message: string) => void;
   timers?: Timers;
   policy?: RoutePolicy;
+  /** `audit_required`: routed calls are refused while the audit log cannot be written (default). */
+  auditRequired?: boolean;
 }
 
 /** Whether `target` is a git smart-HTTP push (receive-pack discovery or the push itself). */
@@ -184,6 +187,13 @@ export function createRoutesApp(deps: RoutesAppDeps): Hono {
       }
       if (err instanceof RouteError) return refuse(err.status, err.code, err.message, path);
       throw err;
+    }
+
+    // Fail closed: a call whose audit line could not be written is not started (the line is
+    // written when the call ends, so this refuses from the first unwritable line on).
+    if ((deps.auditRequired ?? true) && deps.audit.healthy?.() === false) {
+      const err = auditUnavailable();
+      return refuse(err.status, err.code ?? AUDIT_UNAVAILABLE, err.message, path);
     }
 
     let credential: string;

@@ -516,3 +516,34 @@ Deno.test("a client that goes away mid-upload cancels the upstream request", asy
     assert.ok(seen.every((s) => s.body.length < 1000));
   });
 });
+
+Deno.test("routed calls are refused while the audit log cannot be written (audit_required)", async () => {
+  const { MemoryAuditLog } = await import("../../src/gate/audit.ts");
+  await withUpstream(() => new Response("ok"), async (origin, seen) => {
+    const audit = new MemoryAuditLog();
+    audit.broken = true;
+    const app = createRoutesApp({
+      routes: new Map([["api", {
+        config: route(origin),
+        credential: { get: () => Promise.resolve(SECRET) },
+        fetch: (url, init) => fetch(url, init),
+      }]]),
+      audit,
+      clock: new ManualClock(),
+      listener: "main",
+      log: () => {},
+    });
+    const req = () =>
+      app.fetch(
+        new Request("http://gate/routes/api", { headers: { [ROUTE_HEADERS.target]: "/x" } }),
+      );
+    const refused = await req();
+    assert.equal(refused.status, 503);
+    assert.equal((await refused.json()).code, "audit_unavailable");
+    assert.equal(seen.length, 0);
+    audit.broken = false;
+    const ok = await req();
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
+  });
+});
