@@ -146,6 +146,9 @@ export function renderRequest(request: PendingRequestJson, clock: Clock): string
   if (push && typeof push === "object" && Array.isArray(push.refs)) {
     // A git push through a route: the repository and each ref, as the gate read them from the push.
     out.push(`Push:     git push to ${s(push.repository)} through route '${s(push.route)}'`);
+    if (push.reportedBy) {
+      out.push(`Asked by: ${s(push.reportedBy)} (as the routes proxy reports it)`);
+    }
     out.push(
       `Refs:     ${
         Number(push.totalRefs) || push.refs.length

@@ -221,12 +221,19 @@ export interface PushDisplay {
   /** One line per ref shown: `refs/heads/main: 1a2b3c4d5e6f → 9f8e7d6c5b4a (update)`. */
   refs: string[];
   totalRefs: number;
+  /** Who asked, as the container's routes proxy reports it (a claim, not the kernel's word). */
+  reportedBy?: string;
 }
 
 const short = (id: string) => ZERO.test(id) ? "(none)" : id.slice(0, 12);
 
 /** The display of a parsed push (at most {@link SHOWN_REF_UPDATES} ref lines, then a count). */
-export function describePush(route: string, repository: string, updates: RefUpdate[]): PushDisplay {
+export function describePush(
+  route: string,
+  repository: string,
+  updates: RefUpdate[],
+  reportedBy?: string,
+): PushDisplay {
   const refs = updates.slice(0, SHOWN_REF_UPDATES).map((u) =>
     `  ${sanitizeText(u.ref)}: ${short(u.oldId)} → ${short(u.newId)} (${u.kind})`
   );
@@ -238,6 +245,7 @@ export function describePush(route: string, repository: string, updates: RefUpda
     repository: sanitizeText(repository),
     refs,
     totalRefs: updates.length,
+    ...(reportedBy ? { reportedBy: truncate(sanitizeText(reportedBy), 256) } : {}),
   };
 }
 
@@ -340,6 +348,8 @@ export interface PushGuardOptions {
   signal: AbortSignal;
   /** The gate's log (never given a credential). */
   log?: (line: string) => void;
+  /** Who asked, as the routes proxy reports it (`x-route-requester`), shown as a claim. */
+  reportedBy?: string;
 }
 
 /** What to do with a request: forward it (maybe rebuilt), or answer it here. */
@@ -413,7 +423,12 @@ export async function guardGitPush(
       response: gitTextRefusal(`authcalator refused the push: ${message}.\n`, 400),
     };
   }
-  const display = describePush(options.route, repositoryOf(path), section.commands.updates);
+  const display = describePush(
+    options.route,
+    repositoryOf(path),
+    section.commands.updates,
+    options.reportedBy,
+  );
   let decision: PushDecision;
   try {
     decision = await options.confirm(display, options.signal);

@@ -11,7 +11,12 @@ import type { Context } from "hono";
 import type { Timers } from "../gate/confirm/timers.ts";
 import type { RoutePolicy } from "../gate/routes_app.ts";
 import type { ApiListener } from "../gate/types.ts";
-import { ROUTE_ERROR_CODES, ROUTE_HEADERS, type RouteTarget } from "../gate_api/routes_wire.ts";
+import {
+  cleanRequester,
+  ROUTE_ERROR_CODES,
+  ROUTE_HEADERS,
+  type RouteTarget,
+} from "../gate_api/routes_wire.ts";
 import { RouteError } from "./forwarder.ts";
 import { guardGitPush, type PushDecision, type PushDisplay } from "./git_push.ts";
 import type { RouteConfig } from "./route_config.ts";
@@ -96,6 +101,7 @@ export function createRoutePolicy(deps: RoutePolicyDeps): RoutePolicy {
           timers: deps.timers,
           signal: raw.signal,
           log: deps.log,
+          reportedBy: cleanRequester(c.req.header(ROUTE_HEADERS.requester) ?? null),
         },
       );
       if (verdict.action === "answer") throw new PushAnswer(verdict.response);

@@ -11,6 +11,7 @@ import { createRoutesApp, type ServedRoute } from "../../src/gate/routes_app.ts"
 import { ROUTE_HEADERS, routeGatePath } from "../../src/gate_api/routes_wire.ts";
 import { createRoutePolicy } from "../../src/routes/route_policy.ts";
 import type { RouteConfig } from "../../src/routes/route_config.ts";
+import { renderRequest } from "../../src/commands/pending.ts";
 import { testGate } from "../gate/gate_fixture.ts";
 import { flush } from "../gate/confirm/fake_timers.ts";
 import { join, pkt } from "./push_pkt.ts";
@@ -212,9 +213,18 @@ Deno.test("push refused: every spelling of receive-pack gets text git prints; fe
 Deno.test("push = approve: approved, the push reaches the upstream whole with the credential", async () => {
   await withUpstream(async (origin, seen) => {
     const t = gateWith(route(origin, { push: "approve" }));
-    const answer = t.call("/o/r.git/git-receive-pack", { method: "POST", body: PUSH.slice() });
+    const answer = t.call("/o/r.git/git-receive-pack", {
+      method: "POST",
+      body: PUSH.slice(),
+      headers: { [ROUTE_HEADERS.requester]: "client=127.0.0.1:5555\x1b[2J" },
+    });
     const queued = await t.queued();
     assert.equal(queued.push.repository, "/o/r.git");
+    assert.equal(queued.push.reportedBy, "client=127.0.0.1:5555?[2J");
+    assert.match(
+      renderRequest(queued, t.gate.clock),
+      /Asked by: client=127\.0\.0\.1:5555\?\[2J \(as the routes proxy reports it\)/,
+    );
     assert.deepEqual(queued.push.refs, [
       `  refs/heads/main: ${"a".repeat(12)} → ${"b".repeat(12)} (update)`,
     ]);

@@ -21,7 +21,7 @@ function pushRequest(): ConfirmRequest {
     push: describePush("github", "/o/r.git", [
       { ref: "refs/heads/main", oldId: A, newId: B, kind: "update" },
       { ref: "refs/heads/x\x1b[2Jevil", oldId: "0".repeat(40), newId: B, kind: "create" },
-    ]),
+    ], "client=127.0.0.1:4242"),
   };
 }
 
@@ -30,6 +30,7 @@ Deno.test("dialogs: the question names repo and route; the body lists each ref o
   assert.equal(headline(req), "Allow a git push to /o/r.git through route 'github'?");
   const body = dialogBody(req);
   assert.match(body, /Pairing code: ABC-DEF/);
+  assert.match(body, /Reported by the container's routes proxy: client=127\.0\.0\.1:4242/);
   assert.match(body, /Refs this push updates \(2\), old → new, read from the push itself:/);
   assert.match(body, /refs\/heads\/main: a{12} → b{12} \(update\)/);
   assert.match(body, /\(none\) → b{12} \(create\)/);

@@ -76,7 +76,10 @@ export function requestDetails(req: ConfirmRequest): string[] {
       sanitizeText(req.pairingCode)
     } (with-prod prints it in the terminal that asked)`
     : "Pairing code: (none)";
-  return [code, ...requesterLines(req.requester)];
+  const reported = req.push?.reportedBy
+    ? [`Reported by the container's routes proxy: ${sanitizeText(req.push.reportedBy)}`]
+    : [];
+  return [code, ...requesterLines(req.requester), ...reported];
 }
 
 /** The whole text of a dialog body: question, who asked, heading, the reported command. */
