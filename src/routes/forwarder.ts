@@ -209,12 +209,14 @@ export async function forward(call: ForwardCall, deps: ForwardDeps): Promise<For
 
   let bytesUp = 0;
   let requestTooLarge = false;
+  let armHeadTimer = () => {};
   let body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | undefined;
   if (call.body !== null && call.method !== "GET" && call.method !== "HEAD") {
     body = call.body.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
           bytesUp += chunk.byteLength;
+          armHeadTimer();
           if (bytesUp > route.maxRequestBytes) {
             requestTooLarge = true;
             controller.error(new Error("request body over the route's limit"));
@@ -254,10 +256,17 @@ export async function forward(call: ForwardCall, deps: ForwardDeps): Promise<For
     call.target.query === "" ? "" : `?${call.target.query}`
   }`;
   let headTimedOut = false;
-  const cancelHeadTimer = timers.setTimeout(() => {
-    headTimedOut = true;
-    upstream.abort(new Error("upstream head timeout"));
-  }, route.headersTimeoutMs);
+  let cancelHeadTimer = () => {};
+  // The wait for the upstream's head counts from the last request byte sent: a long upload that
+  // keeps moving (a large git push) is not cut, one that stalls is.
+  armHeadTimer = () => {
+    cancelHeadTimer();
+    cancelHeadTimer = timers.setTimeout(() => {
+      headTimedOut = true;
+      upstream.abort(new Error("upstream head timeout"));
+    }, route.headersTimeoutMs);
+  };
+  armHeadTimer();
 
   let response: Response;
   try {
@@ -271,6 +280,7 @@ export async function forward(call: ForwardCall, deps: ForwardDeps): Promise<For
       duplex: body instanceof ReadableStream ? "half" : undefined,
     });
   } catch {
+    armHeadTimer = () => {};
     cancelHeadTimer();
     release();
     if (requestTooLarge) {
@@ -296,6 +306,8 @@ export async function forward(call: ForwardCall, deps: ForwardDeps): Promise<For
       `route ${route.name}'s upstream could not be reached`,
     );
   }
+  // The head came: from here the upload may go on (full duplex) with no head wait.
+  armHeadTimer = () => {};
   cancelHeadTimer();
 
   const length = response.headers.get("content-length");

@@ -547,3 +547,64 @@ Deno.test("routed calls are refused while the audit log cannot be written (audit
     await ok.body?.cancel();
   });
 });
+
+Deno.test("a long upload that keeps moving is not cut by the head wait; a stalled one is", async () => {
+  const timers = new FakeTimers();
+  let received = 0;
+  const ac = new AbortController();
+  // An upstream that reads the upload as it comes and answers only at its end.
+  const upstream = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
+    async (req) => {
+      let n = 0;
+      for await (const chunk of req.body!) {
+        n += chunk.byteLength;
+        received += chunk.byteLength;
+      }
+      return new Response(`got ${n}`);
+    },
+  );
+  /** Bounded wait until the upstream has received `bytes` in all. */
+  const upstreamHas = async (bytes: number) => {
+    for (let i = 0; i < 5000 && received < bytes; i++) await new Promise((r) => setTimeout(r, 1));
+    assert.ok(received >= bytes, `upstream got ${received} of ${bytes}`);
+  };
+  try {
+    const origin = `http://127.0.0.1:${upstream.addr.port}`;
+    const { call } = gate(route(origin, { headersTimeoutMs: 1000, maxRequestBytes: 1 << 20 }), {
+      timers,
+    });
+    let push!: (last: boolean) => void;
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        push = (last) => {
+          c.enqueue(new Uint8Array(10));
+          if (last) c.close();
+        };
+      },
+    });
+    const pending = call("/push", { method: "POST", body });
+    // Five chunks 600 ms apart: 3 s in all, three times the head wait, never 1 s without progress.
+    for (let i = 0; i < 5; i++) {
+      push(i === 4);
+      await upstreamHas((i + 1) * 10);
+      await timers.advance(600);
+    }
+    const res = await pending;
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "got 50");
+
+    const stalled = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new Uint8Array(10));
+      },
+    });
+    const second = call("/push", { method: "POST", body: stalled });
+    await upstreamHas(60);
+    await timers.advance(1000);
+    assert.equal((await second).status, 504);
+  } finally {
+    ac.abort();
+    await upstream.finished;
+  }
+});
