@@ -357,3 +357,18 @@ Deno.test("with-prod's routes listener: the wrapped tree reaches a prod route; o
     }
   });
 });
+
+Deno.test("push = approve: the gate shutting down while a push waits rejects it, nothing upstream", async () => {
+  await withUpstream(async (origin, seen) => {
+    const t = gateWith(route(origin, { push: "approve" }));
+    const answer = t.call("/o/r.git/git-receive-pack", { method: "POST", body: PUSH.slice() });
+    await t.queued();
+    await t.gate.layer.shutdown();
+    const res = await answer;
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /ng refs\/heads\/main the gate is shutting down/);
+    assert.equal(seen.length, 0);
+    const line = t.gate.audit.entries.find((e) => e.endpoint === "route git git-receive-pack");
+    assert.equal(line?.result, "error");
+  });
+});
