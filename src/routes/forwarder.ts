@@ -311,7 +311,7 @@ export async function forward(call: ForwardCall, deps: ForwardDeps): Promise<For
   cancelHeadTimer();
 
   const length = response.headers.get("content-length");
-  if (length !== null && Number(length) > route.maxResponseBytes) {
+  if (call.method !== "HEAD" && length !== null && Number(length) > route.maxResponseBytes) {
     upstream.abort(new Error("response over limit"));
     await response.body?.cancel().catch(() => {});
     release();

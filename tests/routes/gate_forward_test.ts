@@ -338,6 +338,8 @@ Deno.test("request and response size limits", async () => {
       }),
     });
     assert.equal(streamed.status, 413);
+    const head = await call("/declared", { method: "HEAD" });
+    assert.equal(head.status, 200, "a HEAD carries no body: its Content-Length is no excess");
     const declared = await call("/declared");
     assert.equal(declared.status, 502);
     assert.equal(declared.headers.get(ROUTE_HEADERS.error), "route_response_too_large");
@@ -557,9 +559,13 @@ Deno.test("a long upload that keeps moving is not cut by the head wait; a stalle
     { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
     async (req) => {
       let n = 0;
-      for await (const chunk of req.body!) {
-        n += chunk.byteLength;
-        received += chunk.byteLength;
+      try {
+        for await (const chunk of req.body!) {
+          n += chunk.byteLength;
+          received += chunk.byteLength;
+        }
+      } catch {
+        return new Response(null, { status: 400 }); // the gate gave up on this upload
       }
       return new Response(`got ${n}`);
     },
