@@ -12,7 +12,7 @@ import { PACKAGE_NAME, SECRET_PKG_VALUE, serveRegistry } from "./fakes/npm_regis
 import { ANSWER, ANSWER_WORDS, serveModelApi } from "./fakes/sse_server.ts";
 import { anthropicStream, openaiStream } from "./fakes/sdk_clients.ts";
 import { runNpmInstall } from "./fakes/npm_client.ts";
-import { waitFor } from "./fakes/wait.ts";
+import { waitFor, within } from "./fakes/wait.ts";
 
 const GIT_TOKEN = "ghp_fakeGitToken0123456789";
 
@@ -107,7 +107,7 @@ Deno.test("fake model API: both SDKs stream the answer; the first delta arrives 
         onDelta: (text) => firstBeforeRelease ||= text,
       });
       answer.catch(() => {}); // awaited below; a failure must not escape while we wait
-      await reached;
+      await within(reached, 15_000, "the upstream stream reaching its pause");
       // The stream is paused upstream after one delta: the client must already hold it.
       await waitFor(() => firstBeforeRelease !== "", 10_000);
       assert.equal(firstBeforeRelease, ANSWER_WORDS[0]);

@@ -12,3 +12,21 @@ export async function waitFor(condition: () => boolean, timeoutMs: number): Prom
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+/** Awaits `promise`, failing (with `what`) if it has not settled within `timeoutMs`. */
+export async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${what}: not within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
