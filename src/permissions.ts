@@ -240,6 +240,10 @@ const ROLES: Record<Role, (ctx: PermissionContext) => RoleGrants> = {
     // Port 0 binds whatever port is free, so only the host can be pinned.
     net: [
       ctx.config.port === 0 ? "127.0.0.1" : `127.0.0.1:${ctx.config.port}`,
+      // The API routes listener (issue 11), on loopback only, when routes_port is set.
+      ...(ctx.config.routes_port === undefined
+        ? []
+        : [ctx.config.routes_port === 0 ? "127.0.0.1" : `127.0.0.1:${ctx.config.routes_port}`]),
       `unix:${ctx.config.socket_path}`,
       "localhost",
       ...remoteGateHost(ctx.config.gate_url),

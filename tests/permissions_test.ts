@@ -173,6 +173,16 @@ Deno.test("pinnedFlags reads paths and ports from the command line it will run",
     proxy.includes("--allow-net=127.0.0.1:9999,unix:/run/x/g.sock,localhost"),
     proxy.join(" "),
   );
+  // The API routes listener's port joins the proxy's net only when routes_port is set.
+  const routed = pinnedFlags(
+    "metadata-proxy",
+    ["--socket-path", "/run/x/g.sock", "--port", "9999", "--routes-port", "9998"],
+    env,
+  );
+  assert.ok(
+    routed.includes("--allow-net=127.0.0.1:9999,127.0.0.1:9998,unix:/run/x/g.sock,localhost"),
+    routed.join(" "),
+  );
   const gate = pinnedFlags("gate", ["--google-api-base", "http://127.0.0.1:4444"], {
     ...env,
     GOOGLE_APPLICATION_CREDENTIALS: "/keys/adc.json",

@@ -136,6 +136,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       "service_account",
       "socket_path",
       "port",
+      "routes_port",
       "scopes",
       "gate_url",
       "tls_bundle",

@@ -19,6 +19,8 @@ export interface Config {
   socket_path: string;
   admin_socket_path: string;
   port: number;
+  /** Metadata proxy: the API routes listener's loopback port (issue 11); no listener when unset. */
+  routes_port?: number;
   gate_tls_port?: number;
   tls_dir?: string;
   gate_url?: string;
@@ -323,6 +325,7 @@ function applyDefaults(
 const RANGES: Record<string, [number, number]> = {
   // 0 asks the system for a free port (tests, several proxies on one machine).
   port: [0, 65535],
+  routes_port: [0, 65535],
   gate_tls_port: [1, 65535],
   token_ttl_seconds: [60, 43200],
   pam_grant_ttl_seconds: [301, 43200],
@@ -342,6 +345,14 @@ function validate(config: Config, raw: Map<string, RawValue>, errors: string[]):
         : "";
       errors.push(`${key}: must be between ${min} and ${max}, got ${value}${extra}`);
     }
+  }
+  if (
+    config.routes_port !== undefined && config.routes_port !== 0 &&
+    config.routes_port === config.port
+  ) {
+    errors.push(
+      `routes_port: must differ from port (${config.port}): API routes are served on a listener of their own`,
+    );
   }
   if (config.service_account !== undefined && !isEmail(config.service_account)) {
     errors.push(

@@ -48,6 +48,14 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     help: "metadata proxy port (8173; 0 = any free port)",
   },
   {
+    key: "routes_port",
+    kind: "int",
+    env: true,
+    arg: "port",
+    help:
+      "metadata proxy: API routes listener port on loopback (off unless set; 0 = any free port)",
+  },
+  {
     key: "gate_tls_port",
     kind: "int",
     env: true,

@@ -9,6 +9,7 @@ import { UsageError } from "../errors.ts";
 import { withDeadline } from "../http/deadline_fetch.ts";
 import { createMetadataApp } from "../metadata/app.ts";
 import { openGateTransport } from "../gate_api/open_transport.ts";
+import type { GateTransport } from "../gate_api/transport.ts";
 import { GateClient } from "../metadata/gate_client.ts";
 import {
   hostAllowed,
@@ -18,6 +19,8 @@ import {
 } from "../metadata/host_check.ts";
 import { MetadataStore } from "../metadata/store.ts";
 import { defaultInstance } from "../metadata/vm_tree.ts";
+import { createRoutesProxyApp } from "../routes_proxy/app.ts";
+import { routesHostAllowed } from "../routes_proxy/target.ts";
 
 /** How long shutdown waits for in-flight requests before exiting anyway. */
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -49,6 +52,39 @@ async function checkSocket(path: string): Promise<void> {
     throw new Error(`cannot inspect the gate socket ${path} (${(err as Error).name}): ${advice}`);
   }
   if (!info.isSocket) throw new Error(`${path} exists but is not a socket: ${advice}`);
+}
+
+/** The routes listener's address: loopback always, whatever `--bind` says for metadata. */
+const ROUTES_BIND = "127.0.0.1";
+
+/**
+ * Starts the API routes listener (src/routes_proxy/app.ts) on `127.0.0.1:<routesPort>`, passing
+ * routed calls to the gate over `transport`, the one the metadata server uses.
+ */
+function serveRoutes(routesPort: number, transport: GateTransport): Deno.HttpServer<Deno.NetAddr> {
+  let port = routesPort;
+  const app = createRoutesProxyApp({
+    transport,
+    hostAllowed: (host) => routesHostAllowed(host, ROUTES_BIND, port),
+    log: (line) => console.error(`metadata-proxy: routes: ${line}`),
+  });
+  try {
+    const server = Deno.serve(
+      { hostname: ROUTES_BIND, port: routesPort, onListen() {} },
+      (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr }),
+    );
+    port = server.addr.port;
+    return server;
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new Error(
+        `routes_port ${routesPort} on ${ROUTES_BIND} is already in use: pick another with ` +
+          "--routes-port N (or GCP_AUTHCALATOR_ROUTES_PORT, or routes_port in the config file; " +
+          "0 = any free port)",
+      );
+    }
+    throw err;
+  }
 }
 
 /** Runs the proxy until SIGINT or SIGTERM. */
@@ -114,10 +150,26 @@ export async function run(invocation: Invocation): Promise<number> {
   port = server.addr.port;
   console.log(`metadata-proxy listening on http://${hostForUrl(bind)}:${port}`);
 
+  let routes: Deno.HttpServer<Deno.NetAddr> | undefined;
+  if (config.routes_port !== undefined) {
+    try {
+      routes = serveRoutes(config.routes_port, transport);
+    } catch (err) {
+      await server.shutdown();
+      gate.close();
+      throw err;
+    }
+    console.log(`metadata-proxy routes on http://${ROUTES_BIND}:${routes.addr.port}/<route>/`);
+  }
+
   await waitForStopSignal();
   stop.abort();
   try {
-    await withDeadline(server.shutdown(), SHUTDOWN_GRACE_MS, "finishing in-flight requests");
+    await withDeadline(
+      Promise.all([server.shutdown(), routes?.shutdown()]),
+      SHUTDOWN_GRACE_MS,
+      "finishing in-flight requests",
+    );
   } catch {
     // Exit anyway: a stuck client must not keep the proxy alive after a signal.
   }

@@ -122,6 +122,10 @@ Deno.test("ranges are enforced for every numeric key", () => {
     ["session_ttl_seconds", "86401", /session_ttl_seconds/],
     ["pam_grant_ttl_seconds", "300", /born expired/],
     ["gate_tls_port", "70000", /gate_tls_port: must be between 1 and 65535/],
+    ["routes_port", "70000", /routes_port: must be between 0 and 65535/],
+    ["routes_port", "-1", /routes_port/],
+    ["routes_port", "http", /routes_port/],
+    ["routes_port", "8173", /routes_port: must differ from port \(8173\)/],
   ];
   for (const [key, value, pattern] of cases) fails({ flags: { [key]: value } }, pattern);
 });
