@@ -343,6 +343,8 @@ function crlfAt(buf: Uint8Array, len: number): number {
 class Connection<E> {
   readonly done: Promise<void>;
   #buf = new Uint8Array(4096);
+  /** Where each socket read lands before it is appended to #buf (see #read). */
+  readonly #scratch = new Uint8Array(16 * 1024);
   #len = 0;
   #pendingRead?: Promise<number | null>;
   #inFlight?: AbortController;
@@ -386,14 +388,20 @@ class Connection<E> {
   #read(): Promise<number | null> {
     if (!this.#pendingRead) {
       this.#pendingRead = (async () => {
-        if (this.#len === this.#buf.length) {
-          const bigger = new Uint8Array(this.#buf.length * 2);
-          bigger.set(this.#buf.subarray(0, this.#len));
-          this.#buf = bigger;
-        }
+        // Read into scratch and append when the read completes: a streamed body may consume
+        // (shift) the buffer while this read is pending, so the read must not target an offset
+        // fixed before it started (its bytes would land past #len, stale bytes in their place).
         try {
-          const n = await this.conn.read(this.#buf.subarray(this.#len));
-          if (n !== null) this.#len += n;
+          const n = await this.conn.read(this.#scratch);
+          if (n !== null) {
+            if (this.#len + n > this.#buf.length) {
+              const bigger = new Uint8Array(Math.max(this.#buf.length * 2, this.#len + n));
+              bigger.set(this.#buf.subarray(0, this.#len));
+              this.#buf = bigger;
+            }
+            this.#buf.set(this.#scratch.subarray(0, n), this.#len);
+            this.#len += n;
+          }
           return n;
         } catch {
           return null;

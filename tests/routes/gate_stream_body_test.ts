@@ -122,3 +122,24 @@ Deno.test("a malformed chunk size errors the streamed body and the connection is
     assert.match(text, /HTTP\/1.1 400/);
     assert.match(text, /connection: close/);
   }));
+
+Deno.test("Expect: 100-continue on a routed call: 100 when the handler reads, never when it refuses", () =>
+  withGateServer(async (req) => {
+    if (new URL(req.url).pathname.endsWith("/refuse")) {
+      return new Response("refused;", { status: 403 });
+    }
+    return new Response(`got ${await count(req)};`);
+  }, async (send, read) => {
+    await send(
+      "POST /routes/api HTTP/1.1\r\nHost: g\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    );
+    await read("HTTP/1.1 100 Continue\r\n\r\n");
+    await send("hello");
+    await read("got 5;");
+    await send(
+      "POST /routes/refuse HTTP/1.1\r\nHost: g\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    );
+    const text = await read("refused;");
+    assert.equal(text.split("100 Continue").length - 1, 1, "no 100 for the refused request");
+    assert.match(text.slice(text.lastIndexOf("HTTP/1.1 403")), /connection: close/);
+  }));
