@@ -51,6 +51,8 @@ export interface RouteChain extends AsyncDisposable {
    * `"<secret name> in <place>"` for each hit (empty: no leak).
    */
   leaks(): Promise<string[]>;
+  /** The gate's audit lines so far, parsed. */
+  audit(): Promise<Record<string, unknown>[]>;
   stop(): Promise<void>;
 }
 
@@ -177,6 +179,9 @@ export async function startRouteChain(options: RouteChainOptions = {}): Promise<
       route: (name) => `${routesUrl}/${name}`,
       seen,
       leaks,
+      audit: async () =>
+        (await Deno.readTextFile(chain.auditLogPath).catch(() => "")).split("\n")
+          .filter((line) => line.trim() !== "").map((line) => JSON.parse(line)),
       stop: async () => {
         await stop();
         await Deno.remove(dir, { recursive: true }).catch(() => {});
