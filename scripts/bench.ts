@@ -4,7 +4,9 @@
  * and two wrk threads, alternating rounds), (b) cold token latency through proxy → gate →
  * emulator minus the emulator's own time (also over TCP + mTLS and TCP + bearer, as ratios), (c) kube-token wall time against `deno run` on an empty
  * script, (d) idle memory of gate and proxy after the first token against a bare Deno.serve,
- * (e) what each import costs in RSS, (f) a soak of 100k requests over 10k scope sets.
+ * (e) what each import costs in RSS, (f) a soak of 100k requests over 10k scope sets, (g) routes
+ * (issue 11): TTFB of a streamed answer, a 50 MB download and 64 concurrent streams through
+ * proxy + gate against the upstream direct.
  * Writes bench-results/bench.md and bench-results/bench.json and prints the markdown.
  * `--quick` runs shorter loops (a smoke test of the harness, not figures to publish).
  * @module
@@ -23,6 +25,7 @@ import { importCosts } from "./bench/import_cost.ts";
 import { type BenchResults, type Machine, renderMarkdown, type Target } from "./bench/report.ts";
 import { startRemoteChains } from "./bench/remote_chains.ts";
 import { idleMemory } from "./bench/rss.ts";
+import { FULL_ROUTES, measureRoutes, QUICK_ROUTES, routesTargets } from "./bench/routes.ts";
 import { FULL_SOAK, soak } from "./bench/soak.ts";
 import { timeStartups } from "./bench/startup.ts";
 import { measureWarm, type WarmRow } from "./bench/warm.ts";
@@ -246,6 +249,8 @@ async function main(): Promise<number> {
       soakSettings,
       (line) => console.error(`bench: ${line}`),
     );
+    console.error("bench: (g) routes (TTFB, download, concurrent streams)");
+    const routes = await measureRoutes(dir, quick ? QUICK_ROUTES : FULL_ROUTES);
     info.loadAverageAtEnd = Deno.loadavg();
 
     const entry = starts.rows[1];
@@ -260,6 +265,7 @@ async function main(): Promise<number> {
       rss,
       imports,
       soak: soaked,
+      routes,
       targets: [
         ...warmTargets(warmRows),
         {
@@ -283,6 +289,7 @@ async function main(): Promise<number> {
           measured: `${row.growthMiB.toFixed(1)} MiB, ${soaked.errors} failed`,
           met: row.withinBound && soaked.errors === 0,
         })),
+        ...routesTargets(routes),
       ],
     };
     const markdown = renderMarkdown(results);

@@ -2,6 +2,7 @@
 import type { ColdResult, TransportColdRow } from "./cold.ts";
 import type { ImportCost } from "./import_cost.ts";
 import type { SoakResult } from "./soak.ts";
+import { routesMarkdown, type RoutesResult } from "./routes.ts";
 import type { StartupResult } from "./startup.ts";
 import type { Spread, WarmRow } from "./warm.ts";
 
@@ -50,6 +51,8 @@ export interface BenchResults {
   rss: RssRow[];
   imports: ImportCost[];
   soak: SoakResult;
+  /** (g) routes (issue 11): TTFB, download throughput and concurrent streams vs direct. */
+  routes?: RoutesResult;
   targets: Target[];
 }
 
@@ -177,6 +180,7 @@ export function renderMarkdown(r: BenchResults): string {
       } | ${mib(row.underLoadMiB)} |`
     ),
     "",
+    ...(r.routes ? routesMarkdown(r.routes) : []),
     "### Targets",
     "",
     "| target | goal | measured | met |",
