@@ -141,7 +141,7 @@ const PCT = /%(?![0-9A-Fa-f]{2})/;
 /**
  * Validates a raw route target (`/<rest>?<query>`): origin-form, at most
  * {@link MAX_ROUTE_TARGET_BYTES}, no `//` (a network-path reference), no `.` or `..` segment
- * (also percent-encoded), no encoded `/`, `\` or NUL in the path, no malformed `%`, only URI
+ * (also percent-encoded, also between encoded `/`), no encoded `\` or NUL, no malformed `%`, only URI
  * characters. The result is joined to the route's base and cannot leave its origin or prefix.
  */
 export function parseRouteTarget(raw: string | null | undefined): RouteTarget {
@@ -164,10 +164,12 @@ export function parseRouteTarget(raw: string | null | undefined): RouteTarget {
   if (path.startsWith("//")) {
     throw new RouteTargetError("the target must not start with '//' (another host)");
   }
-  if (/%2f|%5c|%00/i.test(path)) {
-    throw new RouteTargetError("the target path must not hold an encoded '/', '\\' or NUL");
+  if (/%5c|%00/i.test(path)) {
+    throw new RouteTargetError("the target path must not hold an encoded '\\' or NUL");
   }
-  for (const segment of path.split("/")) {
+  // An encoded '/' is allowed (npm's scoped packages: `/@scope%2fname`), but an upstream may
+  // decode it into a separator, so dot segments are looked for across it too.
+  for (const segment of path.split(/\/|%2f/i)) {
     const decoded = segment.replace(/%2e/gi, ".");
     if (decoded === "." || decoded === "..") {
       throw new RouteTargetError("the target path must not hold '.' or '..' segments");
@@ -188,4 +190,45 @@ export function cleanRequester(raw: string | null): string | undefined {
   if (raw === null) return undefined;
   const clean = raw.replace(/[^\x20-\x7e]/g, "?").slice(0, MAX_ROUTE_REQUESTER_CHARS).trim();
   return clean === "" ? undefined : clean;
+}
+
+/**
+ * `GET` on the main socket and the TCP listener: the configured routes, for the container's
+ * `routes env` and `git-setup` (src/commands/). Names, upstreams and kinds only: never a
+ * credential, its source or a host path.
+ */
+export const ROUTES_LIST_PATH = "/routes";
+
+/** One route in the {@link ROUTES_LIST_PATH} answer. */
+export interface ListedRoute {
+  name: string;
+  /** The upstream base (`https://host[:port][/base]`, no trailing slash). */
+  upstream: string;
+  level: "dev" | "prod";
+  /** Whether the route speaks git smart-HTTP (Basic auth with a fixed user, as git hosts expect). */
+  git: boolean;
+}
+
+/** The {@link ROUTES_LIST_PATH} answer. */
+export interface RouteListing {
+  routes: ListedRoute[];
+}
+
+/** Validates a {@link RouteListing} from the gate; throws naming what is wrong. */
+export function parseRouteListing(value: unknown): RouteListing {
+  const list = (value as { routes?: unknown } | null)?.routes;
+  if (!Array.isArray(list)) throw new Error("the route listing has no routes array");
+  const routes = list.map((r: Record<string, unknown>, i) => {
+    const name = r?.name, upstream = r?.upstream, level = r?.level, git = r?.git;
+    if (typeof name !== "string" || !ROUTE_NAME.test(name)) {
+      throw new Error(`route ${i}: the name is not a route name`);
+    }
+    if (typeof upstream !== "string" || !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(upstream)) {
+      throw new Error(`route ${name}: the upstream is not an http(s) URL`);
+    }
+    if (level !== "dev" && level !== "prod") throw new Error(`route ${name}: bad level`);
+    if (typeof git !== "boolean") throw new Error(`route ${name}: git must be a boolean`);
+    return { name, upstream: upstream.replace(/\/+$/, ""), level, git } as ListedRoute;
+  });
+  return { routes };
 }

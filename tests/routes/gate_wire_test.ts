@@ -17,6 +17,8 @@ Deno.test("a plain target keeps its path and raw query", () => {
   assert.deepEqual(parseRouteTarget("/a..b/c.d").path, "/a..b/c.d");
   // A query may hold `//` and `..` (it is not a path).
   assert.deepEqual(parseRouteTarget("/x?next=//evil/../y").query, "next=//evil/../y");
+  // npm's scoped packages: an encoded '/' that holds no dot segment passes.
+  assert.deepEqual(parseRouteTarget("/@acme%2fsecret-pkg").path, "/@acme%2fsecret-pkg");
 });
 
 Deno.test("every escape form of a target is refused", () => {
@@ -33,8 +35,10 @@ Deno.test("every escape form of a target is refused", () => {
       "/a/%2e%2e/b",
       "/a/%2E./b",
       "/a/.%2e",
-      "/a%2fb",
-      "/a%2Fb",
+      "/a%2f..%2fb",
+      "/a/..%2Fadmin",
+      "/a%2F%2e%2e/b",
+      "/%2e%2e%2fx",
       "/a%5cb",
       "/a%00b",
       "/a\\b",
