@@ -45,6 +45,7 @@ export type Role =
   | "metadata-proxy"
   | "with-prod"
   | "admin-client"
+  | "routes-client"
   | "kube-token"
   | "kube-setup"
   | "init-tls"
@@ -60,6 +61,8 @@ export const COMMAND_ROLES: Record<string, Role> = {
   "pending": "admin-client",
   "approve": "admin-client",
   "deny": "admin-client",
+  "routes": "routes-client",
+  "git-setup": "routes-client",
   "kube-token": "kube-token",
   "kube-setup": "kube-setup",
   "init-tls": "init-tls",
@@ -259,6 +262,16 @@ const ROLES: Record<Role, (ctx: PermissionContext) => RoleGrants> = {
     write: [ctx.config.admin_socket_path],
     net: [`unix:${ctx.config.admin_socket_path}`, "localhost"],
     env: CLIENT_ENV,
+  }),
+  // `routes env` and `git-setup` (issue 11): the gate's route listing over the proxy's transport;
+  // git-setup runs `git config`, which reads and writes the git config files itself.
+  "routes-client": (ctx) => ({
+    read: [...configFile(ctx), ctx.config.socket_path, ...remoteGateFiles(ctx.config)],
+    write: [ctx.config.socket_path],
+    net: [`unix:${ctx.config.socket_path}`, "localhost", ...remoteGateHost(ctx.config.gate_url)],
+    env: CLIENT_ENV,
+    sys: ["uid"],
+    run: ["git"],
   }),
   // kube-token reads no config: it asks GCE_METADATA_HOST at each call, else 127.0.0.1:8173. Any
   // loopback port, so under with-prod (a temporary proxy on a random port) kubectl gets the prod

@@ -19,7 +19,9 @@ import {
   parseRouteTarget,
   ROUTE_ERROR_CODES,
   ROUTE_HEADERS,
+  type RouteListing,
   ROUTES_GATE_PREFIX,
+  ROUTES_LIST_PATH,
   type RouteTarget,
   RouteTargetError,
 } from "../gate_api/routes_wire.ts";
@@ -104,6 +106,20 @@ function refusal(status: number, code: string, message: string): Response {
 export function createRoutesApp(deps: RoutesAppDeps): Hono {
   const app = new Hono();
   const names = [...deps.routes.keys()].sort();
+
+  // The listing for the container's `routes env` and `git-setup`: never a credential or its source.
+  const listing: RouteListing = {
+    routes: names.map((name) => {
+      const { config } = deps.routes.get(name)!;
+      return {
+        name,
+        upstream: `${config.origin}${config.basePath}`,
+        level: config.level,
+        git: config.auth.kind === "basic",
+      };
+    }),
+  };
+  app.get(ROUTES_LIST_PATH, (c) => c.json(listing, 200, { "cache-control": "no-store" }));
 
   app.all(`${ROUTES_GATE_PREFIX}:name{.*}`, async (c) => {
     const started = deps.clock.now();
