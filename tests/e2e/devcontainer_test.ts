@@ -263,12 +263,17 @@ Deno.test("devcontainer recipe: the container's tasks carry exactly the pinned r
     HOME: "/home/dev",
     GCP_AUTHCALATOR_SOCKET_PATH: recipe.remoteEnv.GCP_AUTHCALATOR_SOCKET_PATH,
     GCP_AUTHCALATOR_PORT: recipe.remoteEnv.GCP_AUTHCALATOR_PORT,
+    GCP_AUTHCALATOR_ROUTES_PORT: recipe.remoteEnv.GCP_AUTHCALATOR_ROUTES_PORT,
   };
   const flagsOf = (task: string) =>
-    words(task).filter((w) => w.startsWith("--allow-") || w === "--no-prompt");
+    words(task).filter((w) =>
+      w.startsWith("--allow-") || w === "--no-prompt" || w.startsWith("--v8-flags=")
+    );
   assert.deepEqual(flagsOf(tasks["metadata-proxy"]), pinnedFlags("metadata-proxy", [], env));
   assert.deepEqual(flagsOf(tasks["kube-token"]), pinnedFlags("kube-token", [], env));
   assert.deepEqual(flagsOf(tasks["with-prod"]), ["--allow-all"]);
+  assert.deepEqual(flagsOf(tasks["routes"]), pinnedFlags("routes", [], env));
+  assert.deepEqual(flagsOf(tasks["git-setup"]), pinnedFlags("git-setup", [], env));
   for (const [name, line] of Object.entries(tasks) as [string, string][]) {
     assert.match(line, new RegExp(`jsr:@x/authcalator ${name}$`));
   }
