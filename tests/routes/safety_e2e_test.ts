@@ -188,3 +188,63 @@ Deno.test("routes bad input: a credential source that is missing, empty, loose, 
   assert.ok(!rc.chain.gate.output().includes("sk-loose-secret"));
   assert.deepEqual(await rc.leaks(), []);
 });
+
+Deno.test("routes safety: an upstream redirect is handed to the client, never followed with the credential; hop-by-hop fields stay on their hop", async () => {
+  await using rc = await startRouteChain();
+  const elsewhere = `${rc.git.origin}/stolen`;
+  const r = await curl(`${rc.route("anthropic")}/redirect?to=${encodeURIComponent(elsewhere)}`, [
+    "-H",
+    "Connection: keep-alive, x-hop-secret",
+    "-H",
+    "x-hop-secret: only-for-the-next-hop",
+    "-H",
+    "Keep-Alive: timeout=5",
+    "-H",
+    "TE: trailers",
+    "-H",
+    "Upgrade: websocket",
+  ]);
+  rc.seen.push(r.head, r.body);
+  assert.equal(r.status, 302, r.head);
+  assert.ok(!rc.git.log.some((e) => e.target === "/stolen"), "the redirect was followed");
+  const upstream = rc.api.log.find((e) => e.target.startsWith("/redirect"));
+  assert.ok(upstream, "the call reached the upstream");
+  for (const name of ["x-hop-secret", "keep-alive", "te", "upgrade"]) {
+    assert.equal(upstream.headers[name], undefined, `${name} crossed a hop`);
+  }
+  assert.deepEqual(await rc.leaks(), []);
+});
+
+Deno.test("routes bad input: a stream that stops making progress is cut after the route's idle time, and the upstream request is cancelled", async () => {
+  await using rc = await startRouteChain({
+    extraConfig: ({ dir, caFile, apiOrigin }) =>
+      [
+        "[routes.idle]",
+        'preset = "anthropic"',
+        `upstream = ${JSON.stringify(apiOrigin)}`,
+        `credential_file = ${JSON.stringify(`${dir}/secrets/anthropic`)}`,
+        `ca_file = ${JSON.stringify(caFile)}`,
+        "idle_timeout_seconds = 1",
+        "",
+      ].join("\n"),
+  });
+  const started = Date.now();
+  const response = await fetch(`${rc.route("idle")}/stall`);
+  assert.equal(response.status, 200);
+  const reader = response.body!.getReader();
+  assert.match(new TextDecoder().decode((await reader.read()).value), /event: ping/);
+  // The stream then ends in an error (not a clean end) once the idle time has passed, bounded.
+  await within(
+    assert.rejects(async () => {
+      while (!(await reader.read()).done) { /* until the cut */ }
+    }),
+    20_000,
+    "the idle cut",
+  ).catch(async (error) => {
+    await reader.cancel().catch(() => {});
+    throw error;
+  });
+  assert.ok(Date.now() - started >= 900, "cut before the idle time");
+  await waitFor(() => rc.api.cancelledStreams() === 1, 15_000);
+  assert.deepEqual(await rc.leaks(), []);
+});

@@ -8,6 +8,7 @@
  * `GET /reset` (one event, then the stream is torn down mid-way when the test says so), and a count of streams
  * the client cancelled (a disconnect must reach the upstream). For the safety rules: `/echo`
  * reflects the credential it got in a response header and body, `/hang` never answers,
+ * `/stall` sends one event then nothing (its cancellation counts), `/redirect?to=` answers 302,
  * `POST /upload` counts the bytes it received.
  * @module
  */
@@ -115,6 +116,33 @@ export function serveModelApi(ca: TestCa, options: SseServerOptions): FakeModelA
       // Never answers (until the server closes): the gate's headers timeout must fire.
       await hang;
       return text(503, "closing\n");
+    }
+    if (url.pathname === "/redirect") {
+      // An upstream sending the client elsewhere: the gate must not follow it with the credential.
+      return new Response(null, {
+        status: 302,
+        headers: { location: url.searchParams.get("to") ?? "/" },
+      });
+    }
+    if (url.pathname === "/stall") {
+      // One event, then silence until the reader goes away (or the server closes).
+      let sent = false;
+      return sse(
+        new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            if (!sent) {
+              sent = true;
+              controller.enqueue(new TextEncoder().encode("event: ping\ndata: {}\n\n"));
+              return;
+            }
+            await hang;
+            controller.close();
+          },
+          cancel() {
+            cancelled++;
+          },
+        }, { highWaterMark: 0 }),
+      );
     }
     if (request.method === "POST" && url.pathname === "/upload") {
       const size = (await request.arrayBuffer()).byteLength;
