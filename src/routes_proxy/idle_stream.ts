@@ -22,7 +22,10 @@ export interface IdleWatch {
   idleMs: number;
   clock: Clock;
   timers: Timers;
-  /** Called once: the stream idled (with a {@link StreamIdleError}), or its reader cancelled. */
+  /**
+   * Called at most once, never on a normal end: the stream idled (with a {@link StreamIdleError}),
+   * its source failed, or its reader cancelled (the client left).
+   */
   onStop: (reason: unknown) => void;
   /** `the response body`, `the request body`: for the error message. */
   what: string;

@@ -191,3 +191,34 @@ Deno.test("both bodies stream: the gate answers the first request chunk before t
     await f.close();
   }
 });
+
+Deno.test("every method passes with its body; HEAD comes back without one; a request without Host is refused", async () => {
+  const f = await RoutesProxyFixture.start();
+  try {
+    f.handler = async (req) =>
+      new Response(req.method === "HEAD" ? null : `${req.method} ${await req.text()}`, {
+        headers: { "x-len": "7" },
+      });
+    for (const method of ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"]) {
+      const res = await fetch(f.url("/npm/-/pkg"), { method, body: "payload" });
+      assert.equal(await res.text(), `${method} payload`, method);
+    }
+    const head = await fetch(f.url("/npm/pkg"), { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get("x-len"), "7");
+    assert.equal(await head.text(), "");
+    assert.deepEqual(f.seen.map((s) => s.method), [
+      "POST",
+      "PUT",
+      "PATCH",
+      "DELETE",
+      "OPTIONS",
+      "HEAD",
+    ]);
+    const noHost = await rawExchange(f.port, "GET /npm/pkg HTTP/1.0\r\n\r\n");
+    assert.match(noHost, /^HTTP\/1\.[01] 403/);
+    assert.equal(f.seen.length, 6);
+  } finally {
+    await f.close();
+  }
+});
