@@ -42,6 +42,7 @@ export interface RouteChain extends AsyncDisposable {
   secrets: RouteSecrets;
   /** `http://127.0.0.1:<routes_port>` */
   routesUrl: string;
+  routesPort: number;
   /** The URL of route `name` (no trailing slash). */
   route(name: string): string;
   /** Text a test saw (client output, response bodies and headers), for the leak grep. */
@@ -60,6 +61,8 @@ export interface RouteChainOptions {
   /** Extra TOML appended to the gate's config (more routes, e.g. for bad-input tests). */
   extraConfig?: (paths: { dir: string; caFile: string; apiOrigin: string }) => string;
   gateEnv?: Record<string, string>;
+  /** Leave out the `git-approve` route (one git route per upstream, as git-setup expects). */
+  withoutApproveRoute?: boolean;
 }
 
 /** Starts fakes, emulator, gate (with routes) and proxy (with routes_port); all or nothing. */
@@ -110,7 +113,7 @@ export async function startRouteChain(options: RouteChainOptions = {}): Promise<
       ].join("\n");
     const config = [
       route("git", git.origin, ['auth = "basic"', 'auth_user = "x-access-token"']),
-      route("git-approve", git.origin, [
+      options.withoutApproveRoute ? "" : route("git-approve", git.origin, [
         'auth = "basic"',
         'auth_user = "x-access-token"',
         'push = "approve"',
@@ -176,6 +179,7 @@ export async function startRouteChain(options: RouteChainOptions = {}): Promise<
       api,
       secrets,
       routesUrl,
+      routesPort,
       route: (name) => `${routesUrl}/${name}`,
       seen,
       leaks,
