@@ -148,8 +148,8 @@ export async function run(invocation: Invocation): Promise<number> {
     throw err;
   }
   port = server.addr.port;
-  console.log(`metadata-proxy listening on http://${hostForUrl(bind)}:${port}`);
-
+  // Both listeners are up before either is announced: a start script waiting for the first line
+  // must not see success from a proxy about to exit.
   let routes: Deno.HttpServer<Deno.NetAddr> | undefined;
   if (config.routes_port !== undefined) {
     try {
@@ -159,6 +159,9 @@ export async function run(invocation: Invocation): Promise<number> {
       gate.close();
       throw err;
     }
+  }
+  console.log(`metadata-proxy listening on http://${hostForUrl(bind)}:${port}`);
+  if (routes) {
     console.log(`metadata-proxy routes on http://${ROUTES_BIND}:${routes.addr.port}/<route>/`);
   }
 

@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { FakeGate } from "../metadata/fake_gate.ts";
+import { pinnedFlags } from "../../src/commands/permissions.ts";
+import { freePort } from "../../src/testing/process.ts";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 
@@ -34,23 +36,22 @@ function denoDir(): string {
   return Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
 }
 
+/** The proxy under the exact flags `authcalator permissions metadata-proxy` pins for its args. */
 function startProxy(dir: string, socket: string, extra: string[]) {
+  const args = [
+    "--project-id",
+    "demo-project",
+    "--socket-path",
+    socket,
+    "--port",
+    String(freePort()),
+    ...extra,
+  ];
+  // HOME moves (no user config file is read), so DENO_DIR is pinned to the cache in use.
+  const env = { HOME: dir, XDG_CONFIG_HOME: `${dir}/config`, DENO_DIR: denoDir() };
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "metadata-proxy",
-      "--project-id",
-      "demo-project",
-      "--socket-path",
-      socket,
-      "--port",
-      "0",
-      ...extra,
-    ],
-    // HOME moves (no user config file is read), so DENO_DIR is pinned to the cache in use.
-    env: { HOME: dir, XDG_CONFIG_HOME: `${dir}/config`, DENO_DIR: denoDir() },
+    args: ["run", ...pinnedFlags("metadata-proxy", args, env), MAIN, "metadata-proxy", ...args],
+    env,
     clearEnv: false,
     stdout: "piped",
     stderr: "piped",
@@ -58,7 +59,7 @@ function startProxy(dir: string, socket: string, extra: string[]) {
   return child;
 }
 
-Deno.test("metadata-proxy --routes-port serves routes on a second loopback port, over the gate socket", async () => {
+Deno.test("metadata-proxy --routes-port under its pinned flags serves routes on a second loopback port, over the gate socket", async () => {
   const dir = await Deno.makeTempDir({ prefix: "routes-proc-" });
   const gate = new FakeGate(`${dir}/gate.sock`);
   const routed: { path: string; target: string | null; auth: string | null }[] = [];
@@ -71,7 +72,7 @@ Deno.test("metadata-proxy --routes-port serves routes on a second loopback port,
     return c.text("from upstream");
   });
   gate.start();
-  const child = startProxy(dir, gate.socketPath, ["--routes-port", "0"]);
+  const child = startProxy(dir, gate.socketPath, ["--routes-port", String(freePort())]);
   try {
     const { found, rest } = await waitForLine(
       child.stdout,
@@ -101,6 +102,53 @@ Deno.test("metadata-proxy --routes-port serves routes on a second loopback port,
     child.kill("SIGTERM");
     await child.status;
     await child.stderr.cancel().catch(() => {});
+    await gate.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("metadata-proxy refuses a routes_port that is taken or equals port, naming the key", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "routes-proc-" });
+  const gate = new FakeGate(`${dir}/gate.sock`);
+  gate.start();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const busy = startProxy(dir, gate.socketPath, ["--routes-port", String(taken.addr.port)]);
+    const busyOut = await busy.output();
+    assert.notEqual(busyOut.code, 0);
+    // Never announced as listening: a start script waiting for that line sees the failure.
+    assert.doesNotMatch(new TextDecoder().decode(busyOut.stdout), /listening on/);
+    assert.match(
+      new TextDecoder().decode(busyOut.stderr),
+      /routes_port \d+ on 127\.0\.0\.1 is already in use: pick another with --routes-port/,
+    );
+    const same = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        MAIN,
+        "metadata-proxy",
+        "--project-id",
+        "p",
+        "--socket-path",
+        gate.socketPath,
+        "--port",
+        "8190",
+        "--routes-port",
+        "8190",
+      ],
+      env: { HOME: dir, XDG_CONFIG_HOME: `${dir}/config`, DENO_DIR: denoDir() },
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const sameOut = await same.output();
+    assert.equal(sameOut.code, 2);
+    assert.match(
+      new TextDecoder().decode(sameOut.stderr),
+      /routes_port: must differ from port \(8190\)/,
+    );
+  } finally {
+    taken.close();
     await gate.stop();
     await Deno.remove(dir, { recursive: true });
   }
