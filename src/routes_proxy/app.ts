@@ -25,7 +25,7 @@ import {
 } from "../gate_api/routes_wire.ts";
 import { type GateTransport, GateUnreachableError } from "../gate_api/transport.ts";
 import { isRefusal, splitRoutedRequest } from "./target.ts";
-import { watchIdle } from "./idle_stream.ts";
+import { StreamIdleError, watchIdle } from "./idle_stream.ts";
 
 /** Default bound on the wait for the gate's answer head (connect + upstream head). */
 export const DEFAULT_HEAD_TIMEOUT_MS = 600_000;
@@ -148,7 +148,10 @@ export function createRoutesProxyApp(deps: RoutesProxyDeps): Hono<RoutesProxyEnv
       clock,
       timers,
       what: "the request body",
-      onStop: (reason) => abort(reason),
+      onStop: (reason) => {
+        if (reason instanceof StreamIdleError) log(`route ${routed.name}: ${reason.message}; cut`);
+        abort(reason);
+      },
     });
 
     let headTimedOut = false;
@@ -203,6 +206,7 @@ export function createRoutesProxyApp(deps: RoutesProxyDeps): Hono<RoutesProxyEnv
       what: "the response body",
       onStop: (reason) => {
         release();
+        if (reason instanceof StreamIdleError) log(`route ${routed.name}: ${reason.message}; cut`);
         abort(reason);
       },
     });

@@ -89,6 +89,7 @@ Deno.test("a response that stalls is cut after the idle time; one that moves is 
     await assert.rejects(within(reader.read(), 5_000, "the cut"));
     await within(cancelled.promise, 5_000, "the gate's stream being cancelled");
     assert.equal(timers.armed, 0);
+    assert.deepEqual(f.logs, ["route anthropic: the response body moved no bytes for 60 s; cut"]);
   } finally {
     await f.close();
   }
