@@ -17,6 +17,7 @@ import {
   startRole,
 } from "../../src/testing/chain.ts";
 import { median, percentile } from "./stats.ts";
+import { ROUTE_HEADERS, routeGatePath } from "../../src/gate_api/routes_wire.ts";
 
 /** What the routes section measured. */
 export interface RoutesResult {
@@ -26,6 +27,8 @@ export interface RoutesResult {
     rounds: number;
     directMBps: number;
     routeMBps: number;
+    /** The gate's socket alone (no container proxy): where the route's cost lies. */
+    gateMBps: number;
     /** Median of per-round route ÷ direct throughput, with its range. */
     ratio: { median: number; min: number; max: number };
   };
@@ -190,6 +193,10 @@ export async function measureRoutes(dir: string, settings: RoutesSettings): Prom
     const ratios: number[] = [];
     const directRates: number[] = [];
     const routeRates: number[] = [];
+    const gateRates: number[] = [];
+    const gateClient = Deno.createHttpClient({
+      proxy: { transport: "unix", path: chain.socketPath },
+    });
     for (let i = 0; i < settings.downloadRounds; i++) {
       const d = await download(
         `${origin}/bytes/${settings.downloadBytes}`,
@@ -204,7 +211,15 @@ export async function measureRoutes(dir: string, settings: RoutesSettings): Prom
       directRates.push(d);
       routeRates.push(r);
       ratios.push(r / d);
+      const onGate: RequestInit & { client: Deno.HttpClient } = {
+        client: gateClient,
+        headers: { [ROUTE_HEADERS.target]: `/bytes/${settings.downloadBytes}` },
+      };
+      gateRates.push(
+        await download(`http://gate${routeGatePath("bench")}`, onGate, settings.downloadBytes),
+      );
     }
+    gateClient.close();
 
     const started = performance.now();
     const outcomes = await Promise.allSettled(
@@ -235,6 +250,7 @@ export async function measureRoutes(dir: string, settings: RoutesSettings): Prom
         rounds: settings.downloadRounds,
         directMBps: median(directRates),
         routeMBps: median(routeRates),
+        gateMBps: median(gateRates),
         ratio: { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) },
       },
       concurrent: {
@@ -314,6 +330,10 @@ export function routesMarkdown(r: RoutesResult): string[] {
     `${r.download.ratio.median.toFixed(2)}× (${r.download.ratio.min.toFixed(2)}–${
       r.download.ratio.max.toFixed(2)
     }) |`,
+    `| the same download on the gate's socket alone (no container proxy), MB/s | | ` +
+    `${r.download.gateMBps.toFixed(0)} | ${
+      (r.download.gateMBps / r.download.directMBps).toFixed(2)
+    }× |`,
     `| ${r.concurrent.streams} concurrent streams of ${r.concurrent.events} events | | ` +
     `${r.concurrent.failures} failed, ${ms(r.concurrent.wallMs)} wall | |`,
     "",
