@@ -215,7 +215,7 @@ Deno.test("routes safety: an upstream redirect is handed to the client, never fo
   assert.deepEqual(await rc.leaks(), []);
 });
 
-Deno.test("routes bad input: a stream that stops making progress is cut after the route's idle time, and the upstream request is cancelled", async () => {
+Deno.test("routes bad input: a slow stream that keeps moving is never cut; one that stops is cut after the route's idle time, and the upstream request is cancelled", async () => {
   await using rc = await startRouteChain({
     extraConfig: ({ dir, caFile, apiOrigin }) =>
       [
@@ -225,9 +225,15 @@ Deno.test("routes bad input: a stream that stops making progress is cut after th
         `credential_file = ${JSON.stringify(`${dir}/secrets/anthropic`)}`,
         `ca_file = ${JSON.stringify(caFile)}`,
         "idle_timeout_seconds = 1",
+        "headers_timeout_seconds = 1",
         "",
       ].join("\n"),
   });
+  // Slow but moving (an event every 400 ms for 3.2 s): longer than both waits, never cut.
+  const paced = await fetch(`${rc.route("idle")}/paced?n=8&ms=400`);
+  const events = (await paced.text()).split("\n\n").filter((e) => e.startsWith("data:"));
+  assert.equal(events.length, 8, "a stream making progress has no deadline");
+
   const started = Date.now();
   const response = await fetch(`${rc.route("idle")}/stall`);
   assert.equal(response.status, 200);

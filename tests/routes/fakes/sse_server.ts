@@ -8,7 +8,8 @@
  * `GET /reset` (one event, then the stream is torn down mid-way when the test says so), and a count of streams
  * the client cancelled (a disconnect must reach the upstream). For the safety rules: `/echo`
  * reflects the credential it got in a response header and body, `/hang` never answers,
- * `/stall` sends one event then nothing (its cancellation counts), `/redirect?to=` answers 302,
+ * `/stall` sends one event then nothing (its cancellation counts), `/paced?n=&ms=` sends n events
+ * ms apart (slow but moving), `/redirect?to=` answers 302,
  * `POST /upload` counts the bytes it received.
  * @module
  */
@@ -123,6 +124,21 @@ export function serveModelApi(ca: TestCa, options: SseServerOptions): FakeModelA
         status: 302,
         headers: { location: url.searchParams.get("to") ?? "/" },
       });
+    }
+    if (url.pathname === "/paced") {
+      // `n` events, one every `ms` milliseconds: slow, but always making progress.
+      const n = Math.min(Number(url.searchParams.get("n") ?? "5"), 100);
+      const ms = Math.min(Number(url.searchParams.get("ms") ?? "100"), 5_000);
+      let sent = 0;
+      return sse(
+        new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            if (sent > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+            if (sent === n) return controller.close();
+            controller.enqueue(new TextEncoder().encode(`data: {"n":${sent++}}\n\n`));
+          },
+        }, { highWaterMark: 0 }),
+      );
     }
     if (url.pathname === "/stall") {
       // One event, then silence until the reader goes away (or the server closes).
