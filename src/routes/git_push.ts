@@ -146,6 +146,8 @@ export function parsePushCommands(bytes: Uint8Array): PushCommands | undefined {
     }
     const size = parseInt(head, 16);
     if (size === 0) {
+      // A lone flush is git's probe (sent before a body over http.postBuffer): no ref changes.
+      if (offset === 0) return { updates: [], capabilities: [], length: 4 };
       if (!seenCommand) throw new PushParseError("the push names no ref to update");
       offset += 4;
       if (offset > MAX_COMMAND_SECTION_BYTES) {
@@ -409,7 +411,7 @@ export async function guardGitPush(
     return { action: "answer", response: gitTextRefusal("the push has no body.\n", 400) };
   }
   const reader = request.body.getReader();
-  let section: { commands: PushCommands; buffered: Uint8Array };
+  let section: { commands: PushCommands; buffered: Uint8Array<ArrayBuffer> };
   try {
     section = await readCommandSection(reader, options);
   } catch (err) {
@@ -422,6 +424,27 @@ export async function guardGitPush(
       action: "answer",
       response: gitTextRefusal(`authcalator refused the push: ${message}.\n`, 400),
     };
+  }
+  if (section.commands.updates.length === 0) {
+    // git's probe: a lone flush-pkt, which updates nothing. It is forwarded without asking, and
+    // only when nothing follows it (anything after a lone flush is not git's probe).
+    let probe: Uint8Array<ArrayBuffer> | undefined;
+    try {
+      probe = await readProbe(reader, section.buffered, options);
+    } catch {
+      probe = undefined;
+    }
+    if (!probe) {
+      await reader.cancel().catch(() => {});
+      return {
+        action: "answer",
+        response: gitTextRefusal(
+          "authcalator refused the push: a push that names no ref must carry nothing else.\n",
+          400,
+        ),
+      };
+    }
+    return { action: "forward", request: rebuilt(request, replayed(probe, emptyReader())) };
   }
   const display = describePush(
     options.route,
@@ -445,8 +468,12 @@ export async function guardGitPush(
     const text = `authcalator: ${why}; nothing was sent to the upstream.\n`;
     return { action: "answer", response: rejectedPushResponse(section.commands, why, text) };
   }
-  const body = replayed(section.buffered, reader);
-  const forwarded = new Request(request.url, {
+  return { action: "forward", request: rebuilt(request, replayed(section.buffered, reader)) };
+}
+
+/** `request` with `body` (the same bytes the client sent, replayed). */
+function rebuilt(request: Request, body: ReadableStream<Uint8Array>): Request {
+  return new Request(request.url, {
     method: request.method,
     headers: request.headers,
     body,
@@ -454,7 +481,37 @@ export async function guardGitPush(
     // @ts-ignore: duplex is required for a streamed body and missing from older lib typings
     duplex: "half",
   });
-  return { action: "forward", request: forwarded };
+}
+
+function emptyReader(): ReadableStreamDefaultReader<Uint8Array> {
+  return new ReadableStream<Uint8Array>({ start: (c) => c.close() }).getReader();
+}
+
+/**
+ * The whole of a probe body: the lone flush and nothing after it (read to its end, bounded by
+ * {@link COMMAND_SECTION_DEADLINE_MS}); undefined when more bytes follow.
+ */
+async function readProbe(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  buffered: Uint8Array<ArrayBuffer>,
+  options: PushGuardOptions,
+): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  if (buffered.length > 4) return undefined;
+  let timedOut = false;
+  const cancelTimer = options.timers.setTimeout(() => {
+    timedOut = true;
+    reader.cancel().catch(() => {});
+  }, COMMAND_SECTION_DEADLINE_MS);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (timedOut) return undefined;
+      if (done) return buffered;
+      if (value.length > 0) return undefined;
+    }
+  } finally {
+    cancelTimer();
+  }
 }
 
 /** Reads until the command section is whole; bounded in bytes and time. */

@@ -334,3 +334,21 @@ Deno.test("real git push against a refusing route prints the reason as remote: l
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("push = approve: git's probe (a lone flush, before a large push) is forwarded unasked; a flush with more is refused", async () => {
+  const up = fakeUpstream();
+  try {
+    const { app, gate } = routeApp(up.origin, "approve");
+    const probe = await app.request(pushRequest(enc.encode("0000")));
+    assert.equal(await probe.text(), "upstream ok\n");
+    assert.deepEqual(up.seen.map((s) => new TextDecoder().decode(s.body)), ["0000"]);
+    const smuggled = await app.request(pushRequest(join(enc.encode("0000"), PACK)));
+    assert.equal(smuggled.status, 400);
+    assert.match(await smuggled.text(), /names no ref must carry nothing else/);
+    assert.equal(up.seen.length, 1);
+    const left = await gate.layer.adminApp.request(ADMIN_PATHS.pending);
+    assert.equal((await left.json()).pending.length, 0, "nobody was asked");
+  } finally {
+    await up.server.shutdown();
+  }
+});
