@@ -188,3 +188,30 @@ Deno.test("real git push: approved, it lands upstream; denied, git prints the re
   assert.equal(c.host.receivePacks(), 1);
   for (const out of [yes, no, third]) assert.ok(!(out.stderr + out.stdout).includes(TOKEN));
 });
+
+Deno.test("real git push over http.postBuffer: git's probe passes unasked, the push itself is asked about", async () => {
+  await using c = await chain();
+  const env = gitEnv(c.dir);
+  const work = `${c.dir}/clone`;
+  assert.equal((await gitRun(["clone", "--quiet", c.url, work], env)).code, 0);
+  const big = new Uint8Array(3 * 1024 * 1024);
+  for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
+  await Deno.writeFile(`${work}/blob.bin`, big);
+  assert.equal((await gitRun(["-C", work, "add", "blob.bin"], env)).code, 0);
+  assert.equal((await gitRun(["-C", work, "commit", "--quiet", "-m", "big"], env)).code, 0);
+  const push = gitRun(["-C", work, "push", "origin", "main"], env);
+  const early = await Promise.race([push, queued(c.gate).then(() => undefined)]);
+  assert.equal(early, undefined, `git ended before its push was queued: ${JSON.stringify(early)}`);
+  const request = await queued(c.gate);
+  assert.match(request.push.refs[0], /refs\/heads\/main: .* \(update\)/);
+  await c.gate.layer.adminApp.request(`/pending/${request.id}/approve`, { method: "POST" });
+  const done = await push;
+  assert.equal(done.code, 0, done.stderr);
+  const pushes = c.host.log.filter((r) => r.target.endsWith("/git-receive-pack"));
+  assert.equal(pushes.length, 2, "the probe and the push");
+  const upstream = await gitRun(
+    ["--git-dir", `${c.dir}/repos/project.git`, "cat-file", "-s", "main:blob.bin"],
+    env,
+  );
+  assert.equal(upstream.stdout.trim(), String(big.length));
+});
