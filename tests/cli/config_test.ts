@@ -112,6 +112,30 @@ Deno.test("a missing or unreadable config file is a clear error", () => {
   );
 });
 
+Deno.test("an unreadable config file names the error, and a malformed one never echoes its text", () => {
+  assert.throws(
+    () =>
+      readConfigFile("/etc/a.toml", () => {
+        throw new Deno.errors.PermissionDenied("x");
+      }),
+    /cannot read config file \/etc\/a.toml: PermissionDenied$/,
+  );
+  for (
+    const toml of [
+      '[env]\nAPI_KEY = "ya29.secret-value',
+      'env = { API_KEY = "ya29.secret-value" ',
+      "project_id = ya29.secret-value",
+    ]
+  ) {
+    assert.throws(() => readConfigFile("/etc/a.toml", () => toml), (err: unknown) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, /^\/etc\/a.toml:\d+:\d+: invalid TOML: /);
+      assert.doesNotMatch(err.message, /secret-value/);
+      return true;
+    });
+  }
+});
+
 Deno.test("ranges are enforced for every numeric key", () => {
   const cases: [string, string, RegExp][] = [
     ["port", "-0", /port: must be a whole number/],
