@@ -5,6 +5,7 @@ import type { SoakResult } from "./soak.ts";
 import { routesMarkdown, type RoutesResult } from "./routes.ts";
 import type { StartupResult } from "./startup.ts";
 import type { Spread, WarmRow } from "./warm.ts";
+import { DAEMON_V8_FLAGS } from "../../src/permissions.ts";
 
 export type { WarmRow };
 
@@ -92,7 +93,8 @@ export function renderMarkdown(r: BenchResults): string {
     `Deno ${m.deno}; load generator ${m.loadGenerator} (keep-alive); load average (1, 5, 15 min) ` +
     `${loads(m.loadAverageAtStart)} at start` +
     (m.loadAverageAtEnd ? `, ${loads(m.loadAverageAtEnd)} at end` : "") +
-    `. Loopback only; every role runs under its pinned permission flags. A load average above ` +
+    `. Loopback only; every role runs under its pinned flags (the gate and the proxy also with ` +
+    `\`${DAEMON_V8_FLAGS}\`). A load average above ` +
     `the core count means other work shared the CPUs: read the ranges, not only the medians.`,
     "",
     `### (a) Warm token through the metadata-proxy vs a bare Deno.serve answering the same bytes`,
