@@ -150,6 +150,24 @@ export interface Chain extends AsyncDisposable {
 }
 
 /** Starts emulator, gate and (unless `proxyPort: false`) the metadata proxy; all or nothing. */
+/** The gate's flags in every test world: the e2e project, its sockets, Google at the emulator. */
+export function gateArgsFor(
+  where: { socketPath: string; adminSocketPath: string; googleApiBase: string },
+): string[] {
+  return [
+    "--project-id",
+    PROJECT,
+    "--service-account",
+    SERVICE_ACCOUNT,
+    "--socket-path",
+    where.socketPath,
+    "--admin-socket-path",
+    where.adminSocketPath,
+    "--google-api-base",
+    where.googleApiBase,
+  ];
+}
+
 export async function startChain(options: ChainOptions): Promise<Chain> {
   const dir = options.dir;
   const runDir = options.runDir ?? `${dir}/run`;
@@ -184,16 +202,7 @@ export async function startChain(options: ChainOptions): Promise<Chain> {
     await emulator.proc.waitFor(READY.adcWritten, 10_000);
     const emulatorUrl = emulator.match[1];
     const gateArgs = [
-      "--project-id",
-      PROJECT,
-      "--service-account",
-      SERVICE_ACCOUNT,
-      "--socket-path",
-      socketPath,
-      "--admin-socket-path",
-      adminSocketPath,
-      "--google-api-base",
-      emulatorUrl,
+      ...gateArgsFor({ socketPath, adminSocketPath, googleApiBase: emulatorUrl }),
       ...(options.gateArgs ?? []),
     ];
     const gateEnv = roleEnv(dir, {

@@ -8,6 +8,7 @@
 import { type Emulator, startEmulator } from "../../src/emulator/mod.ts";
 import {
   freePort,
+  gateArgsFor,
   PROJECT,
   READY,
   roleEnv,
@@ -91,18 +92,7 @@ export async function startWorld(): Promise<World> {
   const bodies: { source: string; text: string }[] = [];
   const running: { name: string; process: RunningProcess }[] = [];
   let gateRuns = 0;
-  const gateArgs = [
-    "--project-id",
-    PROJECT,
-    "--service-account",
-    SERVICE_ACCOUNT,
-    "--socket-path",
-    socketPath,
-    "--admin-socket-path",
-    adminSocketPath,
-    "--google-api-base",
-    emulator.baseUrl,
-  ];
+  const gateArgs = gateArgsFor({ socketPath, adminSocketPath, googleApiBase: emulator.baseUrl });
   const gateEnv = roleEnv(dir, {
     GOOGLE_APPLICATION_CREDENTIALS: adcPath,
     XDG_RUNTIME_DIR: runDir,
