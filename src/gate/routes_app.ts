@@ -116,6 +116,7 @@ export function createRoutesApp(deps: RoutesAppDeps): Hono {
         upstream: `${config.origin}${config.basePath}`,
         level: config.level,
         git: config.auth.kind === "basic",
+        ...(config.preset ? { preset: config.preset } : {}),
       };
     }),
   };

@@ -207,6 +207,8 @@ export interface ListedRoute {
   level: "dev" | "prod";
   /** Whether the route speaks git smart-HTTP (Basic auth with a fixed user, as git hosts expect). */
   git: boolean;
+  /** The preset it was built from (`anthropic`, `openai`, `npm`, …), if any. */
+  preset?: string;
 }
 
 /** The {@link ROUTES_LIST_PATH} answer. */
@@ -220,6 +222,7 @@ export function parseRouteListing(value: unknown): RouteListing {
   if (!Array.isArray(list)) throw new Error("the route listing has no routes array");
   const routes = list.map((r: Record<string, unknown>, i) => {
     const name = r?.name, upstream = r?.upstream, level = r?.level, git = r?.git;
+    const preset = r?.preset;
     if (typeof name !== "string" || !ROUTE_NAME.test(name)) {
       throw new Error(`route ${i}: the name is not a route name`);
     }
@@ -228,7 +231,14 @@ export function parseRouteListing(value: unknown): RouteListing {
     }
     if (level !== "dev" && level !== "prod") throw new Error(`route ${name}: bad level`);
     if (typeof git !== "boolean") throw new Error(`route ${name}: git must be a boolean`);
-    return { name, upstream: upstream.replace(/\/+$/, ""), level, git } as ListedRoute;
+    if (
+      preset !== undefined && (typeof preset !== "string" || !/^[a-z][a-z-]{0,31}$/.test(preset))
+    ) {
+      throw new Error(`route ${name}: bad preset`);
+    }
+    const listed: ListedRoute = { name, upstream: upstream.replace(/\/+$/, ""), level, git };
+    if (preset !== undefined) listed.preset = preset;
+    return listed;
   });
   return { routes };
 }

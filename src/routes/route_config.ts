@@ -54,6 +54,8 @@ export interface RouteConfig {
   push: "refuse" | "approve";
   /** An extra CA (PEM file) trusted for this upstream, e.g. a test CA. */
   caFile?: string;
+  /** The preset the route was built from, if any (tells `routes env` which client it serves). */
+  preset?: string;
 }
 
 /** A preset: the keys of a route it fills when the route does not set them. */
@@ -379,6 +381,7 @@ function parseRoute(name: string, table: unknown, errors: string[]): RouteConfig
     level: levelRaw as "dev" | "prod",
     push: pushRaw as "refuse" | "approve",
     caFile,
+    ...(presetName !== undefined ? { preset: presetName } : {}),
   };
 }
 

@@ -63,6 +63,21 @@ function hostOf(upstream: string): string {
   return new URL(upstream).hostname.toLowerCase();
 }
 
+/** The well-known client a listed route serves: its preset, else its upstream's host. */
+function clientOf(route: ListedRoute): string | undefined {
+  if (route.preset) return route.preset;
+  return KNOWN_HOSTS[hostOf(route.upstream)];
+}
+
+/** Public API hosts and the preset that names the same client. */
+const KNOWN_HOSTS: Record<string, string> = {
+  "api.anthropic.com": "anthropic",
+  "api.openai.com": "openai",
+  "registry.npmjs.org": "npm",
+  "api.github.com": "github",
+  "gitlab.com": "gitlab",
+};
+
 /** One `export NAME='value'` line (values here never hold a quote, but are quoted safely). */
 function exportLine(name: string, value: string): string {
   return `export ${name}='${value.replaceAll("'", `'"'"'`)}'`;
@@ -91,29 +106,32 @@ export function envLines(listing: RouteListing, base: string): string[] {
     const url = `${base}/${route.name}`;
     lines.push(`# route ${route.name}: ${url}/ -> ${route.upstream}/`);
     if (route.level === "prod") {
-      lines.push("#   level = prod: served only inside an approved with-prod session");
+      lines.push(
+        "#   level = prod: served only inside an approved with-prod session, at " +
+          "$AUTHCALATOR_ROUTES_URL/" + route.name,
+      );
       continue;
     }
     if (route.git) {
       lines.push("#   git: run 'authcalator git-setup' to send git through it");
       continue;
     }
-    switch (hostOf(route.upstream)) {
-      case "api.anthropic.com":
+    switch (clientOf(route)) {
+      case "anthropic":
         set("ANTHROPIC_BASE_URL", url);
         set("ANTHROPIC_API_KEY", PLACEHOLDER_KEY);
         break;
-      case "api.openai.com":
+      case "openai":
         set("OPENAI_BASE_URL", new URL(route.upstream).pathname.length > 1 ? url : `${url}/v1`);
         set("OPENAI_API_KEY", PLACEHOLDER_KEY);
         break;
-      case "registry.npmjs.org":
+      case "npm":
         set("NPM_CONFIG_REGISTRY", `${url}/`);
         break;
-      case "api.github.com":
+      case "github":
         set("GITHUB_API_URL", url);
         break;
-      case "gitlab.com":
+      case "gitlab":
         set("GITLAB_API_URL", `${url}/api/v4`);
         break;
     }

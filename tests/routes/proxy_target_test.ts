@@ -8,7 +8,7 @@ import {
   PLACEHOLDER_KEY,
   routesBase,
 } from "../../src/routes_proxy/client_setup.ts";
-import type { RouteListing } from "../../src/gate_api/routes_wire.ts";
+import { parseRouteListing, type RouteListing } from "../../src/gate_api/routes_wire.ts";
 
 Deno.test("routesHostAllowed: loopback names with the bound port only", () => {
   for (
@@ -92,6 +92,62 @@ Deno.test("envLines: one variable per client, a base path kept, a second route f
   assert.ok(lines.includes("export GITLAB_API_URL='http://127.0.0.1:9/gl/api/v4'"));
   assert.equal(lines.filter((l) => l.startsWith("export ANTHROPIC_BASE_URL")).length, 1);
   assert.ok(lines.some((l) => l.includes("ANTHROPIC_BASE_URL already set above")));
+});
+
+Deno.test("envLines: a preset names the client even when the upstream is a gateway of its own", () => {
+  const lines = envLines({
+    routes: [
+      {
+        name: "claude",
+        upstream: "https://llm-gateway.corp.example/anthropic",
+        level: "dev",
+        git: false,
+        preset: "anthropic",
+      },
+      {
+        name: "npmjs",
+        upstream: "https://npm.corp.example",
+        level: "dev",
+        git: false,
+        preset: "npm",
+      },
+      { name: "other", upstream: "https://api.example.com", level: "dev", git: false },
+      {
+        name: "admin",
+        upstream: "https://api.github.com",
+        level: "prod",
+        git: false,
+        preset: "github",
+      },
+    ],
+  }, "http://127.0.0.1:9");
+  assert.ok(
+    lines.includes("export ANTHROPIC_BASE_URL='http://127.0.0.1:9/claude'"),
+    lines.join("\n"),
+  );
+  assert.ok(lines.includes("export NPM_CONFIG_REGISTRY='http://127.0.0.1:9/npmjs/'"));
+  assert.equal(lines.filter((l) => l.startsWith("export")).length, 3, "nothing for an unknown API");
+  assert.ok(
+    !lines.some((l) => l.startsWith("export GITHUB_API_URL")),
+    "prod routes: comments only",
+  );
+  assert.ok(lines.some((l) => l.includes("$AUTHCALATOR_ROUTES_URL/admin")));
+});
+
+Deno.test("parseRouteListing: a preset, when present, is a plain lower-case name", () => {
+  const route = { name: "a", upstream: "https://x.example", level: "dev", git: false };
+  assert.equal(
+    parseRouteListing({ routes: [{ ...route, preset: "openai" }] }).routes[0].preset,
+    "openai",
+  );
+  assert.equal(parseRouteListing({ routes: [route] }).routes[0].preset, undefined);
+  for (const preset of ["", "OpenAI", "a b", 7, "x".repeat(40), "../x"]) {
+    assert.throws(
+      () => parseRouteListing({ routes: [{ ...route, preset }] }),
+      /route a: bad preset/,
+      String(preset),
+    );
+  }
 });
 
 Deno.test("gitRules: dev git routes only, excluded hosts skipped case-insensitively", () => {
