@@ -238,7 +238,7 @@ export function createRoutesApp(deps: RoutesAppDeps): Hono {
         body,
         signal: c.req.raw.signal,
         credential,
-      }, { fetch: served.fetch, timers: deps.timers });
+      }, { fetch: served.fetch, timers: deps.timers, clock: deps.clock });
     } catch (err) {
       if (err instanceof RouteError) return refuse(err.status, err.code, err.message, path);
       throw err;

@@ -18,7 +18,10 @@
  *   field syntax, and no Content-Length together with Transfer-Encoding (400: request smuggling);
  * - `request.signal` aborts when the client disconnects, a write stalls past `writeTimeoutMs`, or
  *   the server closes past its grace period, so long-held work is dropped with its requester;
- * - response bodies are streamed as they are produced (chunked), so held streams work;
+ * - response bodies are streamed as they are produced, so held streams work: with the
+ *   handler's Content-Length when it declares a valid one (held to it exactly: a body longer or
+ *   shorter closes the connection), chunked otherwise; what the body produced during one write
+ *   goes out together in the next (one write deadline per write, not per piece);
  * - at most `maxConnections` at once (503 beyond); `close(grace)` stops accepting, closes idle
  *   connections, gives in-flight requests the grace period, then aborts and closes the rest.
  * @module
@@ -237,6 +240,38 @@ function errorBytes(status: number, message: string): Uint8Array {
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
   for (let sent = 0; sent < bytes.length;) sent += await conn.write(bytes.subarray(sent));
+}
+
+/** How far a response body is read ahead of the socket (and the most one write carries). */
+const WRITE_BATCH_BYTES = 256 * 1024;
+
+/**
+ * One write's bytes: the response head still unsent (if any), then `parts` (`bytes` long in all)
+ * as one chunk of a chunked body (size line, data, CRLF) or as they are.
+ */
+function frame(
+  head: Uint8Array | undefined,
+  parts: Uint8Array[],
+  bytes: number,
+  chunked: boolean,
+): Uint8Array {
+  if (!head && !chunked && parts.length === 1) return parts[0];
+  const size = chunked ? encoder.encode(bytes.toString(16) + "\r\n") : new Uint8Array(0);
+  const out = new Uint8Array((head?.length ?? 0) + size.length + bytes + (chunked ? 2 : 0));
+  let o = 0;
+  for (const p of [head ?? new Uint8Array(0), size, ...parts]) {
+    out.set(p, o);
+    o += p.length;
+  }
+  if (chunked) out.set([13, 10], o);
+  return out;
+}
+
+/** A response's Content-Length when it is one well-formed value, else undefined (then chunked). */
+function declaredLength(headers: Headers): number | undefined {
+  const v = headers.get("content-length");
+  if (v === null || !/^\d{1,15}$/.test(v.trim())) return undefined;
+  return Number(v.trim());
 }
 
 function join(parts: Uint8Array[]): Uint8Array {
@@ -723,10 +758,16 @@ class Connection<E> {
       if (/^(connection|keep-alive|transfer-encoding|content-length)$/i.test(name)) continue;
       lines.push(`${name}: ${value}`);
     }
-    const chunked = !noBody && response.body !== null && !head.http10;
+    // A body that declares its length is sent with it, byte for byte (no chunk framing to add),
+    // and held to it: one byte more or fewer and the connection is closed, never reused.
+    const declared = noBody || response.body === null
+      ? undefined
+      : declaredLength(response.headers);
+    const chunked = !noBody && response.body !== null && !head.http10 && declared === undefined;
     if (noBody || response.body === null) {
       if (status !== 204 && status !== 304) lines.push("content-length: 0");
-    } else if (chunked) lines.push("transfer-encoding: chunked");
+    } else if (declared !== undefined) lines.push(`content-length: ${declared}`);
+    else if (chunked) lines.push("transfer-encoding: chunked");
     lines.push(keepAlive ? "connection: keep-alive" : "connection: close");
     const headBytes = encoder.encode(lines.join("\r\n") + "\r\n\r\n");
     const write = (bytes: Uint8Array) =>
@@ -744,27 +785,81 @@ class Connection<E> {
     const reader = response.body.getReader();
     this.#streaming = reader;
     let pending: Uint8Array | undefined = headBytes;
+    let sent = 0;
+    // The body is read on its own (up to WRITE_BATCH_BYTES ahead) while the socket is written:
+    // the producer (an upstream download) and the client work at once, and what piled up during
+    // one write goes out in the next as one write (one chunk when chunked), not one per piece.
+    const queue: Uint8Array[] = [];
+    let queued = 0;
+    let ended = false;
+    let failure: unknown;
+    let stopped = false;
+    let wakeWriter: (() => void) | undefined;
+    let wakeReader: (() => void) | undefined;
+    const wake = () => {
+      wakeWriter?.();
+      wakeWriter = undefined;
+    };
+    void (async () => {
+      try {
+        while (!stopped) {
+          if (queued >= WRITE_BATCH_BYTES) {
+            await new Promise<void>((r) => (wakeReader = r));
+            continue;
+          }
+          const { value, done } = await reader.read();
+          if (done) break;
+          if (value && value.length > 0) {
+            queue.push(value);
+            queued += value.length;
+            wake();
+          }
+        }
+      } catch (err) {
+        failure = err ?? new Error("the response body failed");
+      }
+      ended = true;
+      wake();
+    })();
     try {
       for (;;) {
-        const { value, done } = await reader.read();
-        if (this.#closed) {
+        if (queue.length === 0) {
+          if (failure !== undefined) throw failure;
+          if (ended) break;
+          await new Promise<void>((r) => (wakeWriter = r));
+          if (this.#closed) {
+            await reader.cancel().catch(() => {});
+            return false;
+          }
+          continue;
+        }
+        const parts = queue.splice(0, queue.length);
+        const bytes = queued;
+        queued = 0;
+        wakeReader?.();
+        wakeReader = undefined;
+        sent += bytes;
+        if (declared !== undefined && sent > declared) {
+          // More than the declared length: what was sent is cut short, and the client sees it.
+          this.onError("write", new Error("the response body is longer than its Content-Length"));
+          controller.abort(new Error("the response body is longer than its Content-Length"));
           await reader.cancel().catch(() => {});
+          this.#close();
           return false;
         }
-        if (done) break;
-        if (!value || value.length === 0) continue;
-        const framed = chunked
-          ? join([
-            encoder.encode(value.length.toString(16) + "\r\n"),
-            value,
-            encoder.encode("\r\n"),
-          ])
-          : value;
-        await write(pending ? join([pending, framed]) : framed);
+        await write(frame(pending, parts, bytes, chunked));
         pending = undefined;
       }
+      if (this.#closed) return false;
+      if (declared !== undefined && sent < declared) {
+        // Ended short of its declared length: only closing the connection tells the client.
+        if (pending) await write(pending);
+        this.#close();
+        return false;
+      }
       const tail = chunked ? encoder.encode("0\r\n\r\n") : new Uint8Array(0);
-      await write(pending ? join([pending, tail]) : tail);
+      const last = pending ? join([pending, tail]) : tail;
+      if (last.length > 0) await write(last);
       return keepAlive;
     } catch (err) {
       // The client went away or stalled: stop producing, tell the handler's work.
@@ -773,6 +868,8 @@ class Connection<E> {
       if (!this.#closed && !(err instanceof Deno.errors.BrokenPipe)) this.onError("write", err);
       return false;
     } finally {
+      stopped = true;
+      wakeReader?.();
       this.#streaming = undefined;
     }
   }

@@ -14,6 +14,7 @@
  * is aborted when the client goes away. Outbound calls use HTTPS_PROXY / NO_PROXY.
  * @module
  */
+import type { Clock } from "../clock.ts";
 import type { Timers } from "../gate/confirm/timers.ts";
 import { realTimers } from "../gate/confirm/timers.ts";
 import {
@@ -181,6 +182,12 @@ function connectionNamed(headers: Headers): Set<string> {
 export interface ForwardDeps {
   fetch: RouteFetch;
   timers?: Timers;
+  /**
+   * The clock `timers` run on. With it, a chunk only stamps the time and the idle timer re-arms
+   * itself when it fires early (no timer churn on a large download); without it, every chunk
+   * re-arms the timer.
+   */
+  clock?: Clock;
 }
 
 /**
@@ -341,13 +348,19 @@ export async function forward(call: ForwardCall, deps: ForwardDeps): Promise<For
     return { response: new Response(null, { status: response.status, headers }), done };
   }
 
-  // The idle timer: restarted on every chunk; when it fires the upstream call is aborted.
-  const armIdle = () => {
+  // The idle timer: when no chunk came for idleTimeoutMs the upstream call is aborted.
+  const clock = deps.clock;
+  let lastChunkAt = clock?.now() ?? 0;
+  const armIdle = (ms = route.idleTimeoutMs) => {
     cancelIdle();
     cancelIdle = timers.setTimeout(() => {
+      if (clock) {
+        const quiet = clock.now() - lastChunkAt;
+        if (quiet < route.idleTimeoutMs) return armIdle(route.idleTimeoutMs - quiet);
+      }
       upstream.abort(new Error("idle"));
       finish(`no data from the upstream for ${route.idleTimeoutMs / 1000}s`);
-    }, route.idleTimeoutMs);
+    }, ms);
   };
   armIdle();
   const reader = response.body.getReader();
@@ -374,7 +387,8 @@ export async function forward(call: ForwardCall, deps: ForwardDeps): Promise<For
         controller.error(new Error("response over the route's limit"));
         return;
       }
-      armIdle();
+      if (clock) lastChunkAt = clock.now();
+      else armIdle();
       controller.enqueue(r.value);
     },
     cancel() {

@@ -573,3 +573,60 @@ Deno.test("random bytes never crash it: the server still answers afterwards", ()
       assert.equal(r.body, "GET /still conn ");
     },
   ));
+
+Deno.test("a body with a valid Content-Length is sent with it, unchunked, and held to it", () => {
+  /** A body of `n` bytes in pieces of 3, whatever the Content-Length says. */
+  const pieces = (n: number) => {
+    let sent = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent >= n) return c.close();
+        const size = Math.min(3, n - sent);
+        sent += size;
+        c.enqueue(enc.encode("x".repeat(size)));
+      },
+    });
+  };
+  return withServer(
+    (req) => {
+      const path = new URL(req.url).pathname;
+      const actual = path === "/long" ? 12 : path === "/short" ? 7 : 10;
+      const declared = path === "/bad" ? "1x" : "10";
+      return new Response(pieces(actual), { headers: { "content-length": declared } });
+    },
+    {},
+    async ({ path, errors }) => {
+      // Exact: the declared length goes out as is, with no chunk framing, and keep-alive holds.
+      const raw = await Raw.open(path);
+      await raw.send("GET /exact HTTP/1.1\r\n\r\nGET /exact HTTP/1.1\r\nConnection: close\r\n\r\n");
+      await raw.done;
+      const answers = raw.text.split("HTTP/1.1 200 OK\r\n").slice(1);
+      assert.equal(answers.length, 2, raw.text);
+      for (const a of answers) {
+        assert.match(a, /content-length: 10\r\n/);
+        assert.doesNotMatch(a, /transfer-encoding/);
+        assert.ok(a.endsWith("\r\n\r\nxxxxxxxxxx"), a);
+      }
+      // Longer than declared: the answer is cut short and the connection closed, never reused.
+      const long = await Raw.open(path);
+      await long.send("GET /long HTTP/1.1\r\n\r\nGET /exact HTTP/1.1\r\n\r\n");
+      await long.done;
+      assert.match(long.text, /content-length: 10\r\n/);
+      assert.ok(long.text.split("\r\n\r\n")[1].length < 10, long.text);
+      assert.equal(long.text.split("HTTP/1.1 200").length, 2, "no second answer");
+      assert.ok(errors.some((e) => /longer than its Content-Length/.test(e)), errors.join());
+      // Shorter than declared: what came is sent, then the connection closes (the client sees
+      // a body short of its length), never reused.
+      const short = await Raw.open(path);
+      await short.send("GET /short HTTP/1.1\r\n\r\nGET /exact HTTP/1.1\r\n\r\n");
+      await short.done;
+      assert.ok(short.text.endsWith("\r\n\r\nxxxxxxx"), short.text);
+      assert.equal(short.text.split("HTTP/1.1 200").length, 2, "no second answer");
+      // A malformed Content-Length is not trusted: the body goes out chunked.
+      const bad = await exchange(path, "GET /bad HTTP/1.1\r\nConnection: close\r\n\r\n");
+      assert.equal(bad.headers.get("transfer-encoding"), "chunked");
+      assert.equal(bad.headers.get("content-length"), undefined);
+      assert.equal(bad.body, "xxxxxxxxxx");
+    },
+  );
+});
