@@ -11,7 +11,7 @@
  * which only the release machines can reach).
  * @module
  */
-import { kindsOf, type Role } from "../src/permissions.ts";
+import { DAEMON_V8_FLAGS, kindsOf, type Role } from "../src/permissions.ts";
 
 /** The targets a release ships. */
 export const TARGETS = [
@@ -27,6 +27,13 @@ export const TARGETS = [
  * what its role does not use at start-up.
  */
 export const COMPILE_PERMISSIONS = ["--allow-all"];
+
+/**
+ * The V8 flags compiled into the binary: the daemons' young-generation cap (src/permissions.ts),
+ * which keeps the gate's and the proxy's memory flat after load. One binary serves every
+ * subcommand, so the short-lived ones carry it too, where it changes nothing measurable.
+ */
+export const COMPILE_V8_FLAGS = [DAEMON_V8_FLAGS];
 
 /** The roles whose needs set {@link COMPILE_PERMISSIONS} (those that use every kind). */
 export function rolesNeedingAll(roles: Role[]): Role[] {
@@ -54,6 +61,7 @@ export function plan(outDir: string): CompileStep[] {
         "compile",
         "--quiet",
         ...COMPILE_PERMISSIONS,
+        ...COMPILE_V8_FLAGS,
         "--target",
         target.triple,
         "--output",

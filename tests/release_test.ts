@@ -9,11 +9,12 @@ import assert from "node:assert/strict";
 import {
   checksums,
   COMPILE_PERMISSIONS,
+  COMPILE_V8_FLAGS,
   plan,
   rolesNeedingAll,
   TARGETS,
 } from "../scripts/build.ts";
-import { COMMAND_ROLES, KINDS, kindsOf, type Role } from "../src/permissions.ts";
+import { COMMAND_ROLES, DAEMON_V8_FLAGS, KINDS, kindsOf, type Role } from "../src/permissions.ts";
 import { baseEnv, ROOT } from "./helpers/cli.ts";
 
 const PROBE = new URL("./fixtures/probe.ts", import.meta.url).pathname;
@@ -29,6 +30,7 @@ Deno.test("the release builds one authcalator-<os>-<arch> binary per target from
       "compile",
       "--quiet",
       ...COMPILE_PERMISSIONS,
+      "--v8-flags=--max-semi-space-size=4",
       "--target",
       target.triple,
       "--output",
@@ -40,6 +42,8 @@ Deno.test("the release builds one authcalator-<os>-<arch> binary per target from
   const roles = [...new Set(Object.values(COMMAND_ROLES))] as Role[];
   assert.deepEqual(rolesNeedingAll(roles), ["with-prod"]);
   assert.deepEqual(COMPILE_PERMISSIONS, ["--allow-all"]);
+  // The daemons' V8 flag (src/permissions.ts) travels in the binary as it does in their pinned flags.
+  assert.deepEqual(COMPILE_V8_FLAGS, [DAEMON_V8_FLAGS]);
 });
 
 Deno.test("scripts/build.ts --dry-run prints the compile lines and the checksum step; bad args exit 2", async () => {
@@ -60,7 +64,7 @@ Deno.test("scripts/build.ts --dry-run prints the compile lines and the checksum 
   for (const [i, target] of TARGETS.entries()) {
     assert.equal(
       lines[i],
-      `deno compile --quiet --allow-all --target ${target.triple} --output out/authcalator-${target.name} src/main.ts`,
+      `deno compile --quiet --allow-all --v8-flags=--max-semi-space-size=4 --target ${target.triple} --output out/authcalator-${target.name} src/main.ts`,
     );
   }
   assert.match(lines.at(-1)!, /^then: SHA256SUMS of authcalator-linux-x64, .* in out$/);
