@@ -53,6 +53,9 @@ export interface CommandSpec {
 }
 
 /** The config keys the gate takes as flags: its own, never the container side's. */
+/** How a gate client reaches a remote gate (read by src/gate_api/open_transport.ts). */
+const REMOTE_GATE_KEYS = ["gate_url", "tls_bundle", "tls_dir", "gate_token_file"];
+
 const GATE_KEYS = [
   "project_id",
   "service_account",
@@ -138,10 +141,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       "port",
       "routes_port",
       "scopes",
-      "gate_url",
-      "tls_bundle",
-      "tls_dir",
-      "gate_token_file",
+      ...REMOTE_GATE_KEYS,
     ],
     required: ["project_id"],
     examples: [
@@ -172,10 +172,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       "pam_policy",
       "token_ttl_seconds",
       "session_ttl_seconds",
-      "gate_url",
-      "tls_bundle",
-      "tls_dir",
-      "gate_token_file",
+      ...REMOTE_GATE_KEYS,
     ],
     examples: [
       "with-prod -- gcloud projects describe my-prod-project",
@@ -226,10 +223,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     configKeys: [
       "socket_path",
       "routes_port",
-      "gate_url",
-      "tls_bundle",
-      "tls_dir",
-      "gate_token_file",
+      ...REMOTE_GATE_KEYS,
     ],
     required: ["routes_port"],
     details: "Asks the gate for its routes (names and upstreams, never a credential) and prints " +
@@ -267,10 +261,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     configKeys: [
       "socket_path",
       "routes_port",
-      "gate_url",
-      "tls_bundle",
-      "tls_dir",
-      "gate_token_file",
+      ...REMOTE_GATE_KEYS,
     ],
     examples: ["git-setup", "git-setup --exclude gitlab.com", "git-setup --undo"],
     load: () => import("../commands/git_setup.ts"),
