@@ -10,9 +10,8 @@
 import { freePort, type RunningProcess } from "../../src/testing/process.ts";
 import {
   type Chain,
-  PROJECT,
+  proxyArgsFor,
   roleEnv,
-  SERVICE_ACCOUNT,
   startChain,
   startRole,
 } from "../../src/testing/chain.ts";
@@ -50,15 +49,10 @@ export async function startRemoteChains(dir: string): Promise<RemoteChains> {
     for (const c of started.splice(0).reverse()) await c.stop();
   };
   const proxy = async (home: string, remote: string[]) => {
-    const { proc, match } = await startRole("metadata-proxy", [
-      "--project-id",
-      PROJECT,
-      "--service-account",
-      SERVICE_ACCOUNT,
-      "--port",
-      "0",
-      ...remote,
-    ], { env: roleEnv(home), ready: PROXY_READY });
+    const { proc, match } = await startRole("metadata-proxy", proxyArgsFor(remote, 0), {
+      env: roleEnv(home),
+      ready: PROXY_READY,
+    });
     proxies.push(proc);
     return match[1];
   };

@@ -10,9 +10,8 @@ import { issueCa, issueServer } from "../../src/tls/issue.ts";
 import {
   type Chain,
   freePort,
-  PROJECT,
+  proxyArgsFor,
   roleEnv,
-  SERVICE_ACCOUNT,
   startChain,
   startRole,
 } from "../../src/testing/chain.ts";
@@ -161,21 +160,17 @@ export async function measureRoutes(dir: string, settings: RoutesSettings): Prom
       gateArgs: ["--config", config],
     });
     const routesPort = freePort();
-    const proxy = await startRole("metadata-proxy", [
-      "--project-id",
-      PROJECT,
-      "--service-account",
-      SERVICE_ACCOUNT,
-      "--socket-path",
-      chain.socketPath,
-      "--port",
-      String(freePort()),
-      "--routes-port",
-      String(routesPort),
-    ], {
-      env: roleEnv(`${dir}/routes`, { XDG_RUNTIME_DIR: chain.runDir }),
-      ready: /metadata-proxy listening on/,
-    });
+    const proxy = await startRole(
+      "metadata-proxy",
+      proxyArgsFor(["--socket-path", chain.socketPath], freePort(), [
+        "--routes-port",
+        String(routesPort),
+      ]),
+      {
+        env: roleEnv(`${dir}/routes`, { XDG_RUNTIME_DIR: chain.runDir }),
+        ready: /metadata-proxy listening on/,
+      },
+    );
     chain.adopt(proxy.proc);
     const route = `http://127.0.0.1:${routesPort}/bench`;
     await waitForRoute(`${route}/bytes/1`);

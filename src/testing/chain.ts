@@ -168,6 +168,23 @@ export function gateArgsFor(
   ];
 }
 
+/**
+ * The metadata-proxy's flags in every test world: the e2e project, then how it reaches the gate
+ * (`--socket-path …`, or `--gate-url …` with its credentials), its port and any extra flags.
+ */
+export function proxyArgsFor(reach: string[], port: number, extra: string[] = []): string[] {
+  return [
+    "--project-id",
+    PROJECT,
+    "--service-account",
+    SERVICE_ACCOUNT,
+    ...reach,
+    "--port",
+    String(port),
+    ...extra,
+  ];
+}
+
 export async function startChain(options: ChainOptions): Promise<Chain> {
   const dir = options.dir;
   const runDir = options.runDir ?? `${dir}/run`;
@@ -222,16 +239,7 @@ export async function startChain(options: ChainOptions): Promise<Chain> {
       const port = options.proxyPort || freePort();
       const r = await run(
         "metadata-proxy",
-        [
-          "--project-id",
-          PROJECT,
-          "--service-account",
-          SERVICE_ACCOUNT,
-          "--socket-path",
-          socketPath,
-          "--port",
-          String(port),
-        ],
+        proxyArgsFor(["--socket-path", socketPath], port),
         roleEnv(dir, { XDG_RUNTIME_DIR: runDir }),
         READY.proxy,
       );

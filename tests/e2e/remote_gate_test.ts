@@ -13,6 +13,7 @@ import { freePort, type RunningProcess } from "../../src/testing/process.ts";
 import {
   type Chain,
   PROJECT,
+  proxyArgsFor,
   roleEnv,
   SERVICE_ACCOUNT,
   spawnRole,
@@ -165,15 +166,10 @@ Deno.test("mTLS: proxy, real clients and with-prod's approval reach the gate ove
   let proxy: RunningProcess | undefined;
   try {
     const remote = ["--gate-url", `https://localhost:${tlsPort}`, "--tls-bundle", bundle];
-    const started = await startRole("metadata-proxy", [
-      "--project-id",
-      PROJECT,
-      "--service-account",
-      SERVICE_ACCOUNT,
-      "--port",
-      "0",
-      ...remote,
-    ], { env: roleEnv(dir), ready: PROXY_READY });
+    const started = await startRole("metadata-proxy", proxyArgsFor(remote, 0), {
+      env: roleEnv(dir),
+      ready: PROXY_READY,
+    });
     proxy = chain.adopt(started.proc);
     const proxyUrl = started.match[1];
     const res = await metadataToken(proxyUrl);
@@ -257,15 +253,10 @@ Deno.test("Kubernetes bearer tokens: TokenReview, rotation under load, another a
       "--gate-token-file",
       tokenFile,
     ];
-    const started = await startRole("metadata-proxy", [
-      "--project-id",
-      PROJECT,
-      "--service-account",
-      SERVICE_ACCOUNT,
-      "--port",
-      "0",
-      ...remote,
-    ], { env: roleEnv(dir), ready: PROXY_READY });
+    const started = await startRole("metadata-proxy", proxyArgsFor(remote, 0), {
+      env: roleEnv(dir),
+      ready: PROXY_READY,
+    });
     const proxy = chain.adopt(started.proc);
     const proxyUrl = started.match[1];
     await realClients(proxyUrl, dir);

@@ -10,6 +10,7 @@
 import {
   type Chain,
   freePort,
+  proxyArgsFor,
   roleEnv,
   startChain,
   startRole,
@@ -19,10 +20,6 @@ import { type FakeGitServer, makeBareRepo, serveGit } from "./git_server.ts";
 import { basicAuthorization } from "./encoding.ts";
 import { type FakeRegistry, serveRegistry } from "./npm_registry.ts";
 import { type FakeModelApi, serveModelApi } from "./sse_server.ts";
-
-/** The project and account the chain's proxy serves (as src/testing/chain.ts's gate). */
-const PROJECT = "demo-project";
-const SERVICE_ACCOUNT = "dev-runner@demo-project.iam.gserviceaccount.com";
 
 /** The credentials, random per run (never a constant a grep could find by accident). */
 export interface RouteSecrets {
@@ -135,21 +132,17 @@ export async function startRouteChain(options: RouteChainOptions = {}): Promise<
     closers.push(() => chain.stop());
     const metadataPort = freePort();
     const routesPort = freePort();
-    const proxy = await startRole("metadata-proxy", [
-      "--project-id",
-      PROJECT,
-      "--service-account",
-      SERVICE_ACCOUNT,
-      "--socket-path",
-      chain.socketPath,
-      "--port",
-      String(metadataPort),
-      "--routes-port",
-      String(routesPort),
-    ], {
-      env: roleEnv(dir, { XDG_RUNTIME_DIR: chain.runDir }),
-      ready: /metadata-proxy listening on/,
-    });
+    const proxy = await startRole(
+      "metadata-proxy",
+      proxyArgsFor(["--socket-path", chain.socketPath], metadataPort, [
+        "--routes-port",
+        String(routesPort),
+      ]),
+      {
+        env: roleEnv(dir, { XDG_RUNTIME_DIR: chain.runDir }),
+        ready: /metadata-proxy listening on/,
+      },
+    );
     chain.adopt(proxy.proc);
     routesUrl = `http://127.0.0.1:${routesPort}`;
     await waitForPort(routesPort, 15_000);
