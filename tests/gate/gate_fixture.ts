@@ -4,7 +4,7 @@
  * audit log, no display and no terminal (every confirmation lands in the pending queue).
  */
 import type { Clock } from "../../src/clock.ts";
-import { loadConfig } from "../../src/cli/config.ts";
+import { type Config, loadConfig } from "../../src/cli/config.ts";
 import { createGateApp } from "../../src/gate/app.ts";
 import { type AuditLog, MemoryAuditLog } from "../../src/gate/audit.ts";
 import { createProdLayer } from "../../src/gate/prod.ts";
@@ -17,6 +17,8 @@ import { FakeTokens } from "./fake_tokens.ts";
 export interface TestGateOptions<T extends GateTokenService, A extends AuditLog> {
   /** Configuration flags over `project_id: p` and a service account. */
   flags?: Record<string, string>;
+  /** A configuration built by the test itself (then `flags` is not used). */
+  config?: Config;
   /** The token service (default {@link FakeTokens}). */
   tokens?: (clock: Clock) => T;
   /** The audit log (default a {@link MemoryAuditLog}). */
@@ -38,7 +40,7 @@ export function testGate<
   const clock = timers.clock;
   const tokens = options.tokens?.(clock) ?? (new FakeTokens(clock) as unknown as T);
   const audit = options.audit ?? (new MemoryAuditLog() as unknown as A);
-  const config = loadConfig({
+  const config = options.config ?? loadConfig({
     flags: {
       project_id: "p",
       service_account: "sa@p.iam.gserviceaccount.com",

@@ -9,9 +9,7 @@
  *   audited by its identity; the token never reaches the audit or the log.
  */
 import assert from "node:assert/strict";
-import { createGateApp } from "../../src/gate/app.ts";
 import { MemoryAuditLog } from "../../src/gate/audit.ts";
-import { createProdLayer } from "../../src/gate/prod.ts";
 import { auditWithRemoteClient } from "../../src/gate/remote_client.ts";
 import {
   bearerToken,
@@ -23,12 +21,9 @@ import {
 import { serveTcp } from "../../src/gate/tcp_listener.ts";
 import { startKubeApiStandIn } from "../../src/emulator/kube_token_review.ts";
 import { TokenReviewer } from "../../src/kube/token_review.ts";
-import { loadConfig } from "../../src/cli/config.ts";
-import { ManualClock } from "../../src/clock.ts";
 import { HttpError } from "../../src/errors.ts";
-import { FakeTokens } from "./fake_tokens.ts";
-import { FakeTimers } from "./confirm/fake_timers.ts";
 import { loopbackServer, makeCa } from "./tcp_certs.ts";
+import { testGate } from "./gate_fixture.ts";
 
 const TOKEN_A = "workspace-a-token-" + "a".repeat(30);
 const TOKEN_B = "workspace-b-token-" + "b".repeat(30);
@@ -37,28 +32,8 @@ async function gate(verifier: (dir: string, ca: string) => Promise<BearerVerifie
   const dir = await Deno.makeTempDir({ prefix: "authcalator-bearer-" });
   const ca = await makeCa(dir);
   const server = await loopbackServer(ca);
-  const clock = new ManualClock();
   const memory = new MemoryAuditLog();
-  const config = loadConfig({
-    flags: { project_id: "p", service_account: "sa@p.iam.gserviceaccount.com" },
-    env: { HOME: "/h" },
-  });
-  const logs: string[] = [];
-  const deps = {
-    config,
-    clock,
-    tokens: new FakeTokens(clock),
-    audit: auditWithRemoteClient(memory),
-    startedAt: clock.now(),
-  };
-  const layer = createProdLayer(deps, {
-    platform: "linux",
-    env: {},
-    runDialog: () => Promise.reject(new Error("no dialog expected")),
-    timers: new FakeTimers(clock),
-    log: (l) => logs.push(l),
-  });
-  const app = createGateApp(deps, "tcp", layer.handlers("tcp"), (l) => logs.push(l));
+  const { app, layer, logs } = testGate({ listener: "tcp", audit: auditWithRemoteClient(memory) });
   const listener = await serveTcp({
     hostname: "127.0.0.1",
     port: 0,

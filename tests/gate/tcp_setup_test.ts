@@ -8,21 +8,16 @@
  * start from their keys.
  */
 import assert from "node:assert/strict";
-import { createGateApp } from "../../src/gate/app.ts";
 import { MemoryAuditLog } from "../../src/gate/audit.ts";
-import { createProdLayer } from "../../src/gate/prod.ts";
 import { auditWithRemoteClient } from "../../src/gate/remote_client.ts";
 import { sha256Hex } from "../../src/gate/bearer_auth.ts";
 import { startTcpListener } from "../../src/gate/tcp_setup.ts";
 import { checkGateConfig, type GateConfig } from "../../src/gate/gate_config.ts";
 import { startKubeApiStandIn } from "../../src/emulator/kube_token_review.ts";
 import { loadConfig } from "../../src/cli/config.ts";
-import { ManualClock } from "../../src/clock.ts";
 import { parsePem } from "../../src/tls/pem.ts";
 import { revokeClient } from "../../src/tls/init.ts";
 import { FILES } from "../../src/tls/profile.ts";
-import { FakeTokens } from "./fake_tokens.ts";
-import { FakeTimers } from "./confirm/fake_timers.ts";
 import { loopbackServer, makeCa } from "./tcp_certs.ts";
 import {
   BAD_CLIENT_KINDS,
@@ -31,6 +26,7 @@ import {
   makeTlsDir,
   type TlsDirFixture,
 } from "../tls/fixtures.ts";
+import { testGate } from "./gate_fixture.ts";
 
 function gateConfig(flags: Record<string, string>): GateConfig {
   const config = checkGateConfig(loadConfig({
@@ -48,24 +44,12 @@ function gateConfig(flags: Record<string, string>): GateConfig {
 
 async function gate(fixture: TlsDirFixture, flags: Record<string, string> = {}, env = {}) {
   const config = gateConfig({ tls_dir: fixture.dir, ...flags });
-  const clock = new ManualClock();
   const memory = new MemoryAuditLog();
-  const logs: string[] = [];
-  const deps = {
+  const { app, layer, logs } = testGate({
     config,
-    clock,
-    tokens: new FakeTokens(clock),
+    listener: "tcp",
     audit: auditWithRemoteClient(memory),
-    startedAt: clock.now(),
-  };
-  const layer = createProdLayer(deps, {
-    platform: "linux",
-    env: {},
-    runDialog: () => Promise.reject(new Error("no dialog expected")),
-    timers: new FakeTimers(clock),
-    log: (l) => logs.push(l),
   });
-  const app = createGateApp(deps, "tcp", layer.handlers("tcp"), (l) => logs.push(l));
   let tcp;
   try {
     tcp = await startTcpListener({ config, env, handler: app.fetch, log: (m) => logs.push(m) });
